@@ -1,0 +1,49 @@
+# The workbook's commands. Everything runs inside .venv, created on first use from pyproject.toml.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-dev
+# Tests and notebook runs use the embedded sample prices: offline and deterministic.
+export PRICE_SOURCE ?= sample
+
+.DEFAULT_GOAL := help
+.PHONY: help lab test test-live test-e2e export notebooks serve bench fuzz soak lint clean
+
+help: ## List the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-11s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+lab: $(STAMP) ## Open the workbook in JupyterLab
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+test: $(STAMP) ## Lint, unit tests, and every notebook under strict nbval (offline)
+	$(PY) -m ruff check plugin tests tools benchmarks notebooks
+	$(PY) -m pytest tests
+	$(PY) -m pytest --nbval --nbval-current-env notebooks
+
+test-live: $(STAMP) ## The smoke tests that talk to the real Yahoo Finance
+	PRICE_SOURCE=yahoo $(PY) -m pytest -m live --run-live tests
+
+test-e2e: $(STAMP) ## Drive JupyterLab and /docs in headless Chromium
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,e2e]'
+	$(PY) -m pytest -m e2e --run-e2e tests/e2e
+
+export: $(STAMP) ## Write plugin/ from the notebooks' #| export cells
+	$(PY) tools/export.py
+
+notebooks: export ## Re-execute every notebook in place (deterministic, metadata cleaned)
+	$(PY) tools/run_notebooks.py
+
+serve: $(STAMP) ## Run the plugin as a service (Yahoo, falling back to sample data)
+	$(PY) -m plugin serve --source auto
+
+lint: $(STAMP) ## Lint only
+	$(PY) -m ruff check plugin tests tools benchmarks notebooks
+
+clean: ## Remove caches (keeps .venv)
+	rm -rf .pytest_cache .ruff_cache .cache build *.egg-info
+	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
