@@ -1,0 +1,1 @@
+"""End-to-end tests: JupyterLab and the plugin's Swagger UI driven in headless Chromium (`make test-e2e`)."""
