@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
@@ -41,11 +40,10 @@ def test_notebook_has_a_title_and_fresh_navigation(path: Path) -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_is_committed_executed_and_clean(path: Path) -> None:
-    raw = json.loads(path.read_text())
-    nb = nbformat.from_dict(raw)
+    nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     assert nb.metadata.kernelspec.name == "python3"
-    cleaned = run_notebooks.clean(nbformat.from_dict(json.loads(path.read_text())))
+    cleaned = run_notebooks.clean(nbformat.read(path, as_version=4))
     assert cleaned == nb, f"{path.name}: metadata not clean (run `make notebooks`)"
     code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
     unrun = [i for i, c in enumerate(nb.cells) if c in code and c.execution_count is None]
