@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, Page, expect
 
 from .conftest import Artifacts
 from .processes import Service
@@ -13,33 +13,34 @@ pytestmark = pytest.mark.e2e
 QUOTE = "169.595"  # AAPL in the embedded sample data
 
 
-def test_docs_page_lists_get_prices_with_no_outside_request(
-    plugin_server: Service, page, artifacts: Artifacts, offsite_requests: list[str]
-) -> None:
-    page.goto(f"{plugin_server.url}/docs")
-    get_prices = page.locator(".opblock-get").filter(
+def open_docs(page: Page, server: Service, offsite_requests: list[str]) -> Locator:
+    """Load /docs and return Swagger UI's block for `GET /get_prices`."""
+    page.goto(f"{server.url}/docs")  # returns once the page, its scripts and its styles have loaded
+    assert offsite_requests == [], "/docs asked for assets from outside the machine (a CDN?)"
+    return page.locator(".opblock-get").filter(
         has=page.locator(".opblock-summary-path[data-path='/get_prices']")
     )
-    expect(get_prices).to_be_visible()
 
+
+def test_docs_page_lists_get_prices_with_no_outside_request(
+    plugin_server: Service, page: Page, artifacts: Artifacts, offsite_requests: list[str]
+) -> None:
+    get_prices = open_docs(page, plugin_server, offsite_requests)
+    expect(get_prices).to_be_visible()
     artifacts.screenshot(page, "swagger-docs", full_page=True)
-    assert offsite_requests == [], "Swagger UI fetched assets from outside the machine"
+    assert offsite_requests == []
 
 
 def test_docs_page_try_it_out_returns_the_sample_quote(
-    plugin_server: Service, page, artifacts: Artifacts, offsite_requests: list[str]
+    plugin_server: Service, page: Page, artifacts: Artifacts, offsite_requests: list[str]
 ) -> None:
-    page.goto(f"{plugin_server.url}/docs")
-    get_prices = page.locator(".opblock-get").filter(
-        has=page.locator(".opblock-summary-path[data-path='/get_prices']")
-    )
+    get_prices = open_docs(page, plugin_server, offsite_requests)
     get_prices.locator(".opblock-summary").click()
     get_prices.get_by_role("button", name="Try it out").click()
-    get_prices.locator("input[placeholder='tickers'], textarea").first.fill("AAPL")
+    get_prices.locator("tr[data-param-name='tickers'] input").fill("AAPL")
     get_prices.get_by_role("button", name="Execute").click()
 
-    body = get_prices.locator(".responses-wrapper .live-responses-table .response-col_description pre").first
-    expect(body).to_contain_text(QUOTE)
-    get_prices.scroll_into_view_if_needed()
+    response_body = get_prices.locator(".live-responses-table .response-col_description pre").first
+    expect(response_body).to_contain_text(QUOTE)
     artifacts.screenshot(page, "swagger-docs-try-it-out", full_page=True)
     assert offsite_requests == []
