@@ -7,6 +7,7 @@ Screenshots land in `e2e-artifacts/` (or `$E2E_ARTIFACTS`); the run ends by list
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from collections.abc import Iterator
@@ -55,6 +56,13 @@ class Artifacts:
         path = self.path(f"{name}.png")
         page.screenshot(path=str(path), **options)
         return path
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """`make test` installs only the dev extra: without playwright, skip these files unless e2e was asked for."""
+    if config.getoption("--run-e2e") or importlib.util.find_spec("playwright") is not None:
+        return None
+    return collection_path.name.startswith("test_")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
