@@ -12,11 +12,15 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
 
 from .processes import Service, start_jupyterlab, start_plugin_server, sweep
+
+if TYPE_CHECKING:  # playwright is imported lazily: `make test` runs without it
+    from playwright.sync_api import Browser, Page, Route
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -52,7 +56,7 @@ class Artifacts:
         self._saved.append(path)
         return path
 
-    def screenshot(self, page, name: str, **options) -> Path:  # noqa: ANN001 - a playwright Page
+    def screenshot(self, page: Page, name: str, **options: object) -> Path:
         path = self.path(f"{name}.png")
         page.screenshot(path=str(path), **options)
         return path
@@ -73,7 +77,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  # noqa: ANN001
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     saved = [p for p in config.stash.get(_ARTIFACTS, []) if p.exists()]
     if saved:
         terminalreporter.section("e2e artifacts")
@@ -83,6 +87,7 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  #
 
 @pytest.fixture(scope="session")
 def artifacts(pytestconfig: pytest.Config) -> Artifacts:
+    """A fresh `e2e-artifacts/` (gitignored; CI lists it), or the folder `$E2E_ARTIFACTS` names."""
     folder = Path(os.environ.get("E2E_ARTIFACTS", ROOT / "e2e-artifacts")).resolve()
     shutil.rmtree(folder, ignore_errors=True)  # a stale screenshot from an earlier run would mislead
     folder.mkdir(parents=True)
@@ -128,7 +133,8 @@ def plugin_server(tmp_path_factory: pytest.TempPathFactory, artifacts: Artifacts
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by playwright (never `playwright install`: it downloads a browser)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"no Chromium at {CHROMIUM}: install Debian's (apt-get install chromium) or set E2E_CHROMIUM. "
@@ -152,13 +158,13 @@ def offsite_requests() -> list[str]:
 
 @pytest.fixture
 def page(
-    browser, offsite_requests: list[str], artifacts: Artifacts, request: pytest.FixtureRequest
-) -> Iterator[object]:  # noqa: ANN001
+    browser: Browser, offsite_requests: list[str], artifacts: Artifacts, request: pytest.FixtureRequest
+) -> Iterator[Page]:
     """A fresh browser context and page; on failure, a screenshot named after the test is saved first."""
     context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(20_000)
 
-    def keep_offline(route) -> None:  # noqa: ANN001 - a playwright Route
+    def keep_offline(route: Route) -> None:
         host = urlsplit(route.request.url).hostname or ""
         if route.request.url.startswith(("data:", "blob:")) or host in {"127.0.0.1", "localhost", "::1"}:
             route.continue_()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from .conftest import Artifacts
 from .jupyterlab import NotebookPage
@@ -19,7 +19,7 @@ NOTEBOOK = "00_what_is_a_plugin.ipynb"
 
 
 def test_intro_notebook_renders_its_mermaid_diagram(
-    jupyterlab: Service, workbook_copy: Path, page, artifacts: Artifacts, offsite_requests: list[str]
+    jupyterlab: Service, workbook_copy: Path, page: Page, artifacts: Artifacts, offsite_requests: list[str]
 ) -> None:
     expected = mermaid_blocks(nbformat.read(workbook_copy / NOTEBOOK, as_version=4))
     assert expected, f"{NOTEBOOK} has no ```mermaid block"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from playwright.sync_api import Page
 
 from .conftest import ROOT, Artifacts
 from .jupyterlab import NotebookPage
@@ -22,7 +23,7 @@ README_SCREENSHOT = ROOT / "docs" / "jupyterlab.png"
 
 
 def test_server_notebook_runs_every_cell_in_jupyterlab_and_shows_the_quote(
-    jupyterlab: Service, workbook_copy: Path, page, artifacts: Artifacts, offsite_requests: list[str]
+    jupyterlab: Service, workbook_copy: Path, page: Page, artifacts: Artifacts, offsite_requests: list[str]
 ) -> None:
     stored = nbformat.read(workbook_copy / NOTEBOOK, as_version=4)
     quote_cells = cells_whose_outputs_contain(stored, QUOTE)
