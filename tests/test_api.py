@@ -1,0 +1,309 @@
+"""The plugin's HTTP API answers every route with the documented shape (notebook 03, plugin/app.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import zlib
+from collections.abc import Sequence
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from plugin.app import assemble, create_app, nothing_served, plan_symbols
+from plugin.cache import CachedSource
+from plugin.quotes import Fundamentals, Quote, QuoteError
+from plugin.settings import Settings
+from plugin.sources import SampleSource
+
+SAMPLE = Settings(source="sample")
+
+
+@pytest.fixture
+def client() -> TestClient:
+    return TestClient(create_app(SAMPLE))
+
+
+class CountingSource:
+    """The sample data, counting which symbols each call asked for."""
+
+    name = "sample"
+
+    def __init__(self) -> None:
+        self.sample = SampleSource()
+        self.calls: list[list[str]] = []
+
+    async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
+        self.calls.append(list(symbols))
+        return await self.sample.get_quotes(symbols)
+
+    async def get_fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals | QuoteError]:
+        self.calls.append(list(symbols))
+        return await self.sample.get_fundamentals(symbols)
+
+
+# --- the files ChatGPT fetches --------------------------------------------------------------------------------
+
+
+def test_manifest_is_json_with_every_url_derived_from_the_base_url() -> None:
+    client = TestClient(create_app(Settings(source="sample", base_url="https://prices.example.com/")))
+    answer = client.get("/.well-known/ai-plugin.json")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/json"
+    manifest = answer.json()
+    assert manifest["api"] == {"type": "openapi", "url": "https://prices.example.com/openapi.yaml"}
+    assert manifest["logo_url"] == "https://prices.example.com/logo.png"
+    assert manifest["legal_info_url"] == "https://prices.example.com/legal"
+    assert manifest["auth"] == {"type": "none"}
+
+
+def test_manifest_defaults_to_localhost_on_the_configured_port() -> None:
+    client = TestClient(create_app(Settings(source="sample", port=5003)))
+    assert client.get("/.well-known/ai-plugin.json").json()["api"]["url"] == "http://localhost:5003/openapi.yaml"
+
+
+def test_an_api_token_makes_the_manifest_declare_service_http_bearer_auth() -> None:
+    settings = Settings(source="sample", api_token="s3cret", verification_tokens={"openai": "issued-by-openai"})
+    manifest = TestClient(create_app(settings)).get("/.well-known/ai-plugin.json").json()
+    assert manifest["auth"] == {
+        "type": "service_http",
+        "authorization_type": "bearer",
+        "verification_tokens": {"openai": "issued-by-openai"},
+    }
+    assert "s3cret" not in str(manifest)
+
+
+def test_manifest_api_url_points_at_the_served_spec(client: TestClient) -> None:
+    spec_url = client.get("/.well-known/ai-plugin.json").json()["api"]["url"]
+    answer = client.get(spec_url.removeprefix("http://localhost:8000"))
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/yaml"
+    assert answer.text.startswith("openapi: 3.")
+
+
+def test_logo_url_serves_a_512_by_512_png(client: TestClient) -> None:
+    logo_url = client.get("/.well-known/ai-plugin.json").json()["logo_url"]
+    answer = client.get(logo_url.removeprefix("http://localhost:8000"))
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "image/png"
+    png = answer.content
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    length, kind = struct.unpack(">I4s", png[8:16])
+    assert (length, kind) == (13, b"IHDR")
+    width, height, depth, colour_type = struct.unpack(">IIBB", png[16:26])
+    assert (width, height, depth, colour_type) == (512, 512, 8, 6)
+    assert zlib.crc32(png[12:29]) == struct.unpack(">I", png[29:33])[0], "IHDR CRC does not match"
+    assert png.endswith(b"IEND\xaeB`\x82")
+
+
+def test_logo_pixels_decode_to_a_picture_not_a_blank_square(client: TestClient) -> None:
+    png = client.get("/logo.png").content
+    position, data = 8, b""
+    while position < len(png):
+        (length,) = struct.unpack(">I", png[position : position + 4])
+        kind = png[position + 4 : position + 8]
+        if kind == b"IDAT":
+            data += png[position + 8 : position + 8 + length]
+        position += 12 + length
+    rows = zlib.decompress(data)
+    assert len(rows) == 512 * (1 + 512 * 4)
+    assert all(rows[y * 2049] == 0 for y in range(512)), "every row uses filter type 0"
+    pixels = {bytes(rows[y * 2049 + 1 + x * 4 : y * 2049 + 5 + x * 4]) for y in range(0, 512, 8) for x in range(0, 512, 8)}
+    assert b"\x00\x00\x00\x00" in pixels, "the rounded corners are transparent"
+    assert len(pixels) > 10, "the logo has several colours"
+
+
+def test_legal_page_says_informational_delayed_and_yahoo_terms(client: TestClient) -> None:
+    answer = client.get("/legal")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "text/html; charset=utf-8"
+    text = answer.text.lower()
+    assert "not investment" in text and "delayed" in text and "yahoo's terms" in text
+    assert "mailto:support@example.com" in text
+
+
+# --- prices and fundamentals -----------------------------------------------------------------------------------
+
+
+def test_where_is_apple_trading_at(client: TestClient) -> None:
+    answer = client.get("/get_prices", params={"tickers": "AAPL"})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/json"
+    body = answer.json()
+    assert body["errors"] == []
+    [quote] = body["quotes"]
+    assert quote["symbol"] == "AAPL" and quote["price"] == 169.595
+    assert quote["currency"] == "USD" and quote["as_of"] == "2023-05-02T17:45:12Z"
+    assert set(quote) == set(Quote.model_fields)
+
+
+def test_get_and_post_answer_the_same(client: TestClient) -> None:
+    by_get = client.get("/get_prices?tickers=AAPL,BTC-USD")
+    by_post = client.post("/get_prices", json={"tickers": ["AAPL", "BTC-USD"]})
+    by_seed_form = client.post("/get_prices?tickers=AAPL,BTC-USD")
+    assert by_get.status_code == by_post.status_code == by_seed_form.status_code == 200
+    assert by_get.content == by_post.content == by_seed_form.content
+    assert [q["symbol"] for q in by_get.json()["quotes"]] == ["AAPL", "BTC-USD"]
+
+
+def test_quotes_come_back_in_request_order_with_duplicates_collapsed(client: TestClient) -> None:
+    body = client.get("/get_prices", params={"tickers": "BTC-USD, msft,AAPL,$aapl,btc/usd"}).json()
+    assert [q["symbol"] for q in body["quotes"]] == ["BTC-USD", "MSFT", "AAPL"]
+    assert body["errors"] == []
+
+
+def test_unknown_and_invalid_symbols_are_errors_entries_in_request_order(client: TestClient) -> None:
+    answer = client.post("/get_prices", json={"tickers": ["ZZZZ", "AAPL", "not a ticker!", "MSFT"]})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert [q["symbol"] for q in body["quotes"]] == ["AAPL", "MSFT"]
+    assert [(e["symbol"], e["code"]) for e in body["errors"]] == [
+        ("ZZZZ", "unknown_symbol"),
+        ("not a ticker!", "invalid_symbol"),
+    ]
+    assert all(e["message"] for e in body["errors"])
+
+
+def test_every_requested_symbol_lands_in_exactly_one_list(client: TestClient) -> None:
+    asked = ["AAPL", "ETH-USD", "NOPE1", "^GSPC", "a b c", "EURUSD=X", "BRK.B"]
+    body = client.get("/get_prices", params={"tickers": ",".join(asked)}).json()
+    answered = [q["symbol"] for q in body["quotes"]] + [e["symbol"] for e in body["errors"]]
+    assert len(answered) == len(asked)
+    assert "BRK-B" in answered and "a b c" in answered
+
+
+def test_repeated_tickers_parameters_are_joined(client: TestClient) -> None:
+    body = client.get("/get_prices?tickers=AAPL&tickers=MSFT").json()
+    assert [q["symbol"] for q in body["quotes"]] == ["AAPL", "MSFT"]
+
+
+def test_fundamentals_have_pe_market_cap_52_week_range_and_yield(client: TestClient) -> None:
+    answer = client.get("/get_fundamentals", params={"tickers": "AAPL,ZZZZ"})
+    assert answer.status_code == 200
+    body = answer.json()
+    [apple] = body["fundamentals"]
+    assert apple["symbol"] == "AAPL"
+    assert apple["pe_ratio"] == 28.74 and apple["market_cap"] == 2667910000000
+    assert (apple["fifty_two_week_low"], apple["fifty_two_week_high"]) == (124.17, 176.15)
+    assert apple["dividend_yield"] == 0.0055
+    assert [(e["symbol"], e["code"]) for e in body["errors"]] == [("ZZZZ", "unknown_symbol")]
+
+
+def test_the_source_is_asked_once_for_the_distinct_valid_symbols_only() -> None:
+    source = CountingSource()
+    client = TestClient(create_app(SAMPLE, source=source))
+    client.get("/get_prices", params={"tickers": "AAPL,aapl,!!,MSFT"})
+    client.post("/get_prices", json={"tickers": ["??"]})
+    assert source.calls == [["AAPL", "MSFT"]], "invalid-only requests must not reach the source"
+
+
+def test_the_app_keeps_its_source_and_settings_in_state() -> None:
+    source = CountingSource()
+    app = create_app(SAMPLE, source=source)
+    assert app.state.source is source
+    assert app.state.settings is SAMPLE
+
+
+def test_without_an_injected_source_the_app_caches_the_configured_one() -> None:
+    app = create_app(SAMPLE)
+    assert isinstance(app.state.source, CachedSource)
+    assert isinstance(app.state.source.source, SampleSource)
+    client = TestClient(app)
+    client.get("/get_prices?tickers=AAPL")
+    client.get("/get_prices?tickers=AAPL")
+    assert app.state.source.upstream_calls == 1
+
+
+def test_max_symbols_comes_from_the_settings() -> None:
+    client = TestClient(create_app(Settings(source="sample", max_symbols=2)))
+    assert client.get("/get_prices?tickers=AAPL,MSFT").status_code == 200
+    answer = client.get("/get_prices?tickers=AAPL,MSFT,BTC-USD")
+    assert answer.status_code == 422
+    assert answer.json()["error"]["message"] == "tickers: at most 2 items per request, got 3"
+
+
+def test_a_slow_source_turns_into_upstream_unavailable_within_the_deadline() -> None:
+    class SlowSource(CountingSource):
+        async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
+            await asyncio.sleep(5)
+            return await super().get_quotes(symbols)
+
+    client = TestClient(create_app(Settings(source="sample", request_deadline=0.05), source=SlowSource()))
+    answer = client.get("/get_prices?tickers=AAPL,!!")
+    assert answer.status_code == 503
+    details = answer.json()["error"]["details"]
+    assert [d["rule"] for d in details] == ["upstream_unavailable", "invalid_symbol"]
+    assert "within 0.05 s" in details[0]["message"]
+
+
+# --- every response ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/.well-known/ai-plugin.json"),
+        ("GET", "/openapi.yaml"),
+        ("GET", "/openapi.json"),
+        ("GET", "/logo.png"),
+        ("GET", "/legal"),
+        ("GET", "/docs"),
+        ("GET", "/get_prices?tickers=AAPL"),
+        ("POST", "/get_prices?tickers=AAPL"),
+        ("GET", "/get_fundamentals?tickers=AAPL"),
+        ("GET", "/get_prices"),
+        ("GET", "/nowhere"),
+        ("DELETE", "/get_prices"),
+    ],
+)
+def test_every_response_says_nosniff(client: TestClient, method: str, path: str) -> None:
+    assert client.request(method, path).headers["x-content-type-options"] == "nosniff"
+
+
+def test_no_middleware_is_a_base_http_middleware() -> None:
+    app = create_app(SAMPLE)
+    assert app.user_middleware, "the app has middleware (CORS, security headers)"
+    for middleware in app.user_middleware:
+        assert not issubclass(middleware.cls, BaseHTTPMiddleware), f"{middleware.cls.__name__} is BaseHTTPMiddleware"
+
+
+def test_every_api_route_is_async() -> None:
+    app = create_app(SAMPLE)
+    endpoints = [route.endpoint for route in app.routes if hasattr(route, "endpoint")]
+    assert endpoints
+    assert all(asyncio.iscoroutinefunction(endpoint) for endpoint in endpoints if endpoint.__module__ == "plugin.app")
+
+
+# --- the response contract, as functions ---------------------------------------------------------------------
+
+
+def test_plan_symbols_keeps_request_order_across_valid_and_invalid_inputs() -> None:
+    requested, symbols = plan_symbols(["msft", "!!", "AAPL", "MSFT", "!!", "btc usd"])
+    assert symbols == ["MSFT", "AAPL", "BTC-USD"]
+    assert [e if isinstance(e, str) else (e.symbol, e.code) for e in requested] == [
+        "MSFT",
+        ("!!", "invalid_symbol"),
+        "AAPL",
+        "BTC-USD",
+    ]
+
+
+def test_assemble_reports_a_symbol_the_source_left_out_as_upstream_unavailable() -> None:
+    requested, _ = plan_symbols(["AAPL", "MSFT"])
+    apple = asyncio.run(SampleSource().get_quotes(["AAPL"]))
+    found, errors = assemble(requested, apple, "the price source failed; try again shortly.")
+    assert [q.symbol for q in found] == ["AAPL"]
+    assert [(e.symbol, e.code) for e in errors] == [("MSFT", "upstream_unavailable")]
+    assert errors[0].message == "No price for 'MSFT': the price source failed; try again shortly."
+
+
+def test_nothing_served_only_when_every_answer_is_an_upstream_failure() -> None:
+    down = QuoteError(symbol="AAPL", code="upstream_unavailable", message="down")
+    limited = QuoteError(symbol="MSFT", code="rate_limited", message="slow down")
+    invalid = QuoteError(symbol="!!", code="invalid_symbol", message="bad")
+    unknown = QuoteError(symbol="ZZZZ", code="unknown_symbol", message="no such symbol")
+    assert nothing_served([], [down, limited, invalid])
+    assert not nothing_served([], [invalid]), "only invalid input is a 200 with errors"
+    assert not nothing_served([], [down, unknown]), "an unknown symbol is an answer"
+    assert not nothing_served(["a quote"], [down])
