@@ -9,8 +9,6 @@ upstream call (single-flight), remembers unknown symbols for a while (`negative_
 `cooldown` after Yahoo says "too many requests", and when Yahoo fails serves the last good quote marked `stale`.
 """
 
-from __future__ import annotations
-
 import asyncio
 import time
 from collections import OrderedDict

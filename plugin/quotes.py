@@ -7,8 +7,6 @@ These models are the plugin's vocabulary. The API returns them as JSON, and thei
 OpenAPI spec that ChatGPT reads, so each one says what the number means (and in which unit).
 """
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from typing import Literal
 

@@ -8,8 +8,6 @@ one for another: live Yahoo Finance (`plugin.yahoo.YahooSource`), the sample dat
 what the notebooks' stored outputs come from), and `plugin.cache.CachedSource` in front of either.
 """
 
-from __future__ import annotations
-
 import json
 import logging
 import os

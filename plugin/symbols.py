@@ -17,8 +17,6 @@ a strict, ASCII-only pattern first. The rules, in the order they apply:
 5. Anything else is a stock or ETF symbol as Yahoo knows it: letters, digits and `-`, at most 15 characters.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Iterable
 

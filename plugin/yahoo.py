@@ -9,8 +9,6 @@ Whatever yfinance does (an empty frame, an exception, a 429), each symbol comes 
 with a stable code; no exception escapes to the caller.
 """
 
-from __future__ import annotations
-
 import asyncio
 import math
 import threading
@@ -37,6 +35,15 @@ KINDS: dict[str, Kind] = {
     "MUTUALFUND": "mutualfund",
     "FUTURE": "future",
 }
+
+
+def _quiet_yfinance() -> None:
+    """Ignore warnings raised from yfinance's modules (pandas deprecations it triggers), and only those.
+
+    A filter, not `warnings.catch_warnings()`, because the calls run on several threads at once and
+    `catch_warnings` swaps the process-wide filter list. Adding the same filter again is a no-op.
+    """
+    warnings.filterwarnings("ignore", module=r"yfinance(\.|$)")
 
 
 def _number(value: Any) -> float | None:
@@ -152,16 +159,20 @@ def error_for(symbol: str, exc: BaseException) -> QuoteError:
 class YahooSource:
     """Quotes and fundamentals from Yahoo Finance via yfinance, fetched concurrently on a bounded thread pool.
 
+    `max_workers` (10) bounds how many requests go to Yahoo at once: a typical request's symbols in one wave,
+    while a burst of requests queues here instead of opening dozens of connections to Yahoo.
+
     Per symbol, a quote is one chart request (`Ticker.history(period="5d")`, whose response also carries the
     metadata that `get_history_metadata()` returns) and fundamentals are `Ticker.info`. A symbol yfinance has never
     seen costs one more request, for its timezone, which yfinance then keeps in `cache_dir`.
 
     Process-wide effects, applied on first use rather than at import: yfinance keeps one HTTP session and one
-    configuration per process, so this sets its cache folder to `cache_dir`, asks it to raise errors instead of
-    logging them (`yf.config.debug.hide_exceptions = False`: an outage must not look like an unknown symbol), and
-    ignores the warnings raised from yfinance's own modules (pandas deprecations; `warnings.catch_warnings`
-    around each call would not be thread-safe). Pass `session` (a `requests.Session`) to talk through it: tests use
-    it to answer at the HTTP boundary.
+    configuration per process. This points its on-disk caches at `cache_dir` (yfinance opens them once, so the
+    first source used in a process decides), asks it to raise errors instead of logging them
+    (`yf.config.debug.hide_exceptions = False`: an outage must not look like an unknown symbol), and ignores the
+    warnings raised from yfinance's own modules (pandas deprecations; `warnings.catch_warnings` around each call
+    would not be thread-safe). Pass `session` (a `requests.Session`) to talk through it: tests use it to answer
+    at the HTTP boundary.
     """
 
     name = "yahoo"
@@ -171,7 +182,7 @@ class YahooSource:
         *,
         cache_dir: Path | None = None,
         session: Any | None = None,
-        max_workers: int = 8,
+        max_workers: int = 10,
         timeout: float = 10.0,
     ) -> None:
         self.cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
@@ -188,9 +199,13 @@ class YahooSource:
             if self._yf is None:
                 import yfinance
 
-                self.cache_dir.mkdir(parents=True, exist_ok=True)
-                yfinance.set_tz_cache_location(str(self.cache_dir))
+                try:
+                    self.cache_dir.mkdir(parents=True, exist_ok=True)
+                    yfinance.set_tz_cache_location(str(self.cache_dir))
+                except OSError:
+                    pass  # a read-only home folder: yfinance then runs without its on-disk caches
                 yfinance.config.debug.hide_exceptions = False
+                _quiet_yfinance()  # again: importing yfinance puts its own warnings filter first
                 self._yf = yfinance
             return self._yf
 
@@ -225,7 +240,7 @@ class YahooSource:
         return result if result is not None else unknown_symbol(symbol)
 
     async def _gather(self, fetch: Callable[[str], T], symbols: Sequence[str]) -> dict[str, T]:
-        warnings.filterwarnings("ignore", module=r"yfinance(\.|$)")
+        _quiet_yfinance()
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="yahoo")
         loop = asyncio.get_running_loop()
