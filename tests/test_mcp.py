@@ -1,0 +1,357 @@
+"""The MCP server: its tools as a client lists them, their answers, and both transports (Streamable HTTP, stdio).
+
+Every client here is the official SDK's own (`mcp.Client`): in memory for the tool's behaviour, over real HTTP
+against a uvicorn server on a free port, and over a real pipe against a subprocess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from mcp import Client, StdioServerParameters
+from mcp.types import CallToolResult
+
+from plugin.app import create_app
+from plugin.mcp import INSTRUCTIONS, MAX_INSTRUCTIONS, create_mcp_server, mount_mcp, transport_security
+from plugin.quotes import Fundamentals, Quote, QuoteError
+from plugin.server import BackgroundServer
+from plugin.settings import Settings
+from plugin.sources import SampleSource
+
+pytestmark = pytest.mark.anyio
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}},
+}
+#: TestClient's default host, "testserver", is not one the DNS-rebinding guard trusts; localhost is.
+LOCAL = "http://localhost"
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def call(tickers: Any, *, tool: str = "get_prices", source: Any = None, **options: Any) -> CallToolResult:
+    """One tool call through the SDK's client, in memory."""
+    async with Client(create_mcp_server(source or SampleSource(), **options)) as client:
+        return await client.call_tool(tool, {"tickers": tickers})
+
+
+def text_of(result: CallToolResult) -> str:
+    assert len(result.content) == 1 and result.content[0].type == "text"
+    return result.content[0].text
+
+
+def app_with_mcp(settings: Settings) -> FastAPI:
+    """The plugin's app serving MCP at /mcp.
+
+    `create_app` mounts it itself once notebook 03 calls `mount_mcp`; until then the test mounts it the same way.
+    """
+    app = create_app(settings, source=SampleSource())
+    if not hasattr(app.state, "mcp"):
+        mount_mcp(app, app.state.source, base_url=settings.public_base_url, max_symbols=settings.max_symbols)
+    return app
+
+
+# -- the tools as a client sees them ---------------------------------------------------------------------------
+
+
+async def test_both_tools_are_listed_with_titles_annotations_and_schemas() -> None:
+    async with Client(create_mcp_server(SampleSource())) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert set(tools) == {"get_prices", "get_fundamentals"}
+    prices = tools["get_prices"]
+    assert prices.title == "Get stock and crypto prices"
+    assert "Yahoo Finance symbol" in prices.description
+    hints = prices.annotations
+    assert (hints.read_only_hint, hints.destructive_hint, hints.open_world_hint) == (True, False, True)
+    assert tools["get_fundamentals"].annotations == hints
+    tickers = prices.input_schema["properties"]["tickers"]
+    assert prices.input_schema["required"] == ["tickers"]
+    assert (tickers["type"], tickers["items"], tickers["minItems"], tickers["maxItems"]) == (
+        "array", {"type": "string"}, 1, 25
+    )
+
+
+async def test_the_output_schema_is_the_rest_apis_answer_model() -> None:
+    async with Client(create_mcp_server(SampleSource())) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    prices = tools["get_prices"].output_schema
+    assert prices["required"] == ["quotes", "errors"]
+    quote = prices["$defs"]["Quote"]
+    assert set(quote["properties"]) == set(Quote.model_fields)
+    assert set(prices["$defs"]["QuoteError"]["properties"]) == set(QuoteError.model_fields)
+    assert "description" in quote["properties"]["price"]
+    fundamentals = tools["get_fundamentals"].output_schema
+    assert fundamentals["required"] == ["fundamentals", "errors"]
+    assert set(fundamentals["$defs"]["Fundamentals"]["properties"]) == set(Fundamentals.model_fields)
+
+
+async def test_the_server_sends_instructions_that_fit_in_512_characters() -> None:
+    assert len(INSTRUCTIONS) <= MAX_INSTRUCTIONS == 512
+    async with Client(create_mcp_server(SampleSource())) as client:
+        assert client.instructions == INSTRUCTIONS
+        assert client.server_info.name == "stock-prices"
+    assert "get_prices" in INSTRUCTIONS and "get_fundamentals" in INSTRUCTIONS
+
+
+def test_max_symbols_sets_the_advertised_bound() -> None:
+    server = create_mcp_server(SampleSource(), max_symbols=3)
+    tools = asyncio.run(server.list_tools())
+    assert tools[0].input_schema["properties"]["tickers"]["maxItems"] == 3
+
+
+# -- answers ---------------------------------------------------------------------------------------------------
+
+
+async def test_get_prices_returns_structured_quotes_and_a_short_text() -> None:
+    result = await call(["AAPL", "btc/usd"])
+    assert result.is_error is False
+    quotes = result.structured_content["quotes"]
+    assert [(q["symbol"], q["price"], q["currency"]) for q in quotes] == [
+        ("AAPL", 169.595, "USD"), ("BTC-USD", 28312.46, "USD")
+    ]
+    assert result.structured_content["errors"] == []
+    lines = text_of(result).splitlines()
+    assert lines[0] == "AAPL (Apple Inc.): 169.595 USD, +0.00% since the previous close, as of 2023-05-02 17:45 UTC"
+    assert lines[1].startswith("BTC-USD (Bitcoin USD): 28,312.46 USD")
+
+
+async def test_structured_content_is_the_rest_apis_json() -> None:
+    result = await call(["AAPL", "MSFT", "NOPE"])
+    with TestClient(create_app(Settings(source="sample"), source=SampleSource())) as rest:
+        answer = rest.get("/get_prices", params={"tickers": "AAPL,MSFT,NOPE"}).json()
+    assert result.structured_content == answer
+
+
+async def test_a_comma_separated_string_is_read_as_a_list() -> None:
+    result = await call("AAPL, MSFT")
+    assert [q["symbol"] for q in result.structured_content["quotes"]] == ["AAPL", "MSFT"]
+
+
+async def test_get_fundamentals_returns_structured_figures() -> None:
+    result = await call(["AAPL", "NOPE"], tool="get_fundamentals")
+    assert result.is_error is False
+    [apple] = result.structured_content["fundamentals"]
+    assert (apple["symbol"], apple["pe_ratio"], apple["dividend_yield"]) == ("AAPL", 28.74, 0.0055)
+    assert [e["code"] for e in result.structured_content["errors"]] == ["unknown_symbol"]
+    assert text_of(result).startswith("AAPL: P/E 28.74, forward P/E 26.43, market cap 2.67T USD")
+
+
+# -- bad input is a tool error, never a crash ------------------------------------------------------------------
+
+
+async def test_an_empty_list_is_a_tool_error() -> None:
+    result = await call([])
+    assert result.is_error is True
+    assert text_of(result) == 'tickers is empty: give 1 to 25 Yahoo symbols, e.g. ["AAPL", "BTC-USD"].'
+
+
+async def test_too_many_symbols_is_a_tool_error_saying_the_limit() -> None:
+    result = await call([f"S{i}" for i in range(26)])
+    assert result.is_error is True
+    assert text_of(result) == "tickers has 26 symbols, more than the 25 allowed per call: split the request."
+    result = await call(["AAPL", "MSFT", "TSLA"], max_symbols=2)
+    assert result.is_error is True and "more than the 2 allowed" in text_of(result)
+
+
+async def test_invalid_symbols_only_are_a_tool_error_naming_each() -> None:
+    result = await call(["$$$", "AAPL/XYZ/Q"])
+    assert result.is_error is True
+    errors = result.structured_content["errors"]
+    assert [(e["symbol"], e["code"]) for e in errors] == [("$$$", "invalid_symbol"), ("AAPL/XYZ/Q", "invalid_symbol")]
+    assert result.structured_content["quotes"] == []
+    assert "'$$$' is not a valid symbol" in text_of(result) and "for example AAPL" in text_of(result)
+
+
+async def test_an_unknown_symbol_alone_is_a_tool_error() -> None:
+    result = await call(["NOPE"])
+    assert result.is_error is True
+    assert result.structured_content["errors"][0]["code"] == "unknown_symbol"
+
+
+async def test_a_mixed_request_answers_the_good_symbols_and_lists_the_rest() -> None:
+    result = await call(["NOPE", "AAPL", "$$$"])
+    assert result.is_error is False
+    assert [q["symbol"] for q in result.structured_content["quotes"]] == ["AAPL"]
+    assert [e["symbol"] for e in result.structured_content["errors"]] == ["NOPE", "$$$"]
+
+
+@pytest.mark.parametrize("tickers", [5, [1, 2], None, {"AAPL": 1}])
+async def test_arguments_of_the_wrong_type_are_a_tool_error(tickers: Any) -> None:
+    result = await call(tickers)
+    assert result.is_error is True
+    assert "tickers" in text_of(result)
+
+
+class BrokenSource:
+    """A source that fails in the ways a real upstream can: it raises, or it never answers."""
+
+    name = "broken"
+
+    def __init__(self, *, hang: bool) -> None:
+        self.hang = hang
+
+    async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Any]:
+        if self.hang:
+            await asyncio.sleep(3600)
+        raise ConnectionResetError("upstream hung up")
+
+    async def get_fundamentals(self, symbols: Sequence[str]) -> dict[str, Any]:
+        return await self.get_quotes(symbols)
+
+
+@pytest.mark.parametrize(
+    ("hang", "why"),
+    [(False, "the price source failed"), (True, "did not answer within 0.05 s")],
+    ids=["raises", "misses-the-deadline"],
+)
+@pytest.mark.parametrize("tool", ["get_prices", "get_fundamentals"])
+async def test_a_failing_source_is_a_tool_error_saying_upstream_unavailable(hang: bool, why: str, tool: str) -> None:
+    result = await call(["AAPL"], tool=tool, source=BrokenSource(hang=hang), deadline=0.05)
+    assert result.is_error is True
+    [error] = result.structured_content["errors"]
+    assert (error["symbol"], error["code"]) == ("AAPL", "upstream_unavailable")
+    assert why in error["message"]
+
+
+# -- Streamable HTTP, on the plugin's own app --------------------------------------------------------------------
+
+
+@pytest.fixture
+def served() -> Iterator[str]:
+    """The plugin's app (REST and MCP) served by uvicorn on a free port; yields its base URL."""
+    with BackgroundServer(app_with_mcp(Settings(source="sample")), name="test-mcp") as server:
+        yield server.url
+
+
+async def test_over_streamable_http_the_tools_are_listed_and_called(served: str) -> None:
+    async with Client(f"{served}/mcp") as client:
+        assert client.instructions == INSTRUCTIONS
+        names = [tool.name for tool in (await client.list_tools()).tools]
+        result = await client.call_tool("get_prices", {"tickers": ["AAPL", "NOPE"]})
+        refused = await client.call_tool("get_prices", {"tickers": []})
+    assert names == ["get_prices", "get_fundamentals"]
+    assert result.is_error is False
+    assert result.structured_content["quotes"][0]["price"] == 169.595
+    assert result.structured_content == httpx.get(f"{served}/get_prices", params={"tickers": "AAPL,NOPE"}).json()
+    assert refused.is_error is True
+
+
+async def test_the_same_app_serves_mcp_again_after_a_restart() -> None:
+    app = app_with_mcp(Settings(source="sample"))
+    for _ in range(2):
+        with BackgroundServer(app, name="test-mcp-restart") as server:
+            async with Client(f"{server.url}/mcp") as client:
+                result = await client.call_tool("get_prices", {"tickers": ["MSFT"]})
+            assert result.structured_content["quotes"][0]["symbol"] == "MSFT"
+
+
+def test_a_request_naming_another_host_is_refused(served: str) -> None:
+    answer = httpx.post(f"{served}/mcp", headers={**MCP_HEADERS, "Host": "evil.example"}, json=INITIALIZE)
+    assert (answer.status_code, answer.text) == (421, "Invalid Host header")
+    answer = httpx.post(f"{served}/mcp", headers={**MCP_HEADERS, "Origin": "https://evil.example"}, json=INITIALIZE)
+    assert (answer.status_code, answer.text) == (403, "Invalid Origin header")
+
+
+def test_the_public_host_from_base_url_is_trusted() -> None:
+    settings = Settings(source="sample", base_url="https://prices.example.com")
+    with TestClient(app_with_mcp(settings), base_url="https://prices.example.com") as client:
+        answer = client.post("/mcp", headers={**MCP_HEADERS, "Origin": "https://prices.example.com"}, json=INITIALIZE)
+    assert answer.status_code == 200
+    assert answer.json()["result"]["serverInfo"]["name"] == "stock-prices"
+    with TestClient(app_with_mcp(Settings(source="sample")), base_url="https://prices.example.com") as client:
+        assert client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE).status_code == 421
+
+
+def test_transport_security_adds_the_public_host_and_origin_to_localhost() -> None:
+    security = transport_security("https://prices.example.com", allowed_hosts=["10.0.0.5:*"])
+    assert security.enable_dns_rebinding_protection
+    assert {"localhost:*", "127.0.0.1:*", "prices.example.com", "prices.example.com:*", "10.0.0.5:*"} <= set(
+        security.allowed_hosts
+    )
+    assert "https://prices.example.com" in security.allowed_origins
+    assert "[::1]:*" in transport_security("http://[::1]:8000").allowed_hosts
+    assert "http://[::1]:8000" in transport_security("http://[::1]:8000").allowed_origins
+    with pytest.raises(ValueError, match="base_url must be an http"):
+        transport_security("prices.example.com")
+
+
+def test_without_the_apps_lifespan_mcp_answers_503_with_a_reason() -> None:
+    answer = TestClient(app_with_mcp(Settings(source="sample")), base_url=LOCAL).post("/mcp", headers=MCP_HEADERS, json=INITIALIZE)
+    assert answer.status_code == 503
+    assert "lifespan" in answer.json()["detail"]
+
+
+def test_a_test_client_can_open_the_app_twice() -> None:
+    app = app_with_mcp(Settings(source="sample"))
+    for _ in range(2):
+        with TestClient(app, base_url=LOCAL) as client:
+            assert client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE).status_code == 200
+
+
+def test_the_apps_own_lifespan_still_runs_around_mcp() -> None:
+    events: list[str] = []
+    app = FastAPI(on_startup=[lambda: events.append("app startup")], on_shutdown=[lambda: events.append("app shutdown")])
+    mount_mcp(app, SampleSource())
+    with TestClient(app, base_url=LOCAL) as client:
+        assert client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE).status_code == 200
+    assert events == ["app startup", "app shutdown"]
+
+
+def test_mounting_twice_is_an_error_and_the_route_stays_out_of_the_spec() -> None:
+    app = app_with_mcp(Settings(source="sample"))
+    with pytest.raises(ValueError, match="already has a route at /mcp"):
+        mount_mcp(app, SampleSource())
+    assert "/mcp" not in app.openapi()["paths"]
+
+
+# -- stdio ------------------------------------------------------------------------------------------------------
+
+#: The stdio server with the sample prices, started the way a desktop client starts it: as a subprocess.
+STDIO_SERVER = [
+    sys.executable,
+    "-c",
+    "from plugin.mcp import run_stdio; from plugin.sources import SampleSource; run_stdio(SampleSource())",
+]
+
+
+async def test_over_stdio_the_tools_are_listed_and_called() -> None:
+    params = StdioServerParameters(command=STDIO_SERVER[0], args=STDIO_SERVER[1:])
+    async with Client(params) as client:
+        assert client.instructions == INSTRUCTIONS
+        names = [tool.name for tool in (await client.list_tools()).tools]
+        result = await client.call_tool("get_prices", {"tickers": ["AAPL"]})
+        refused = await client.call_tool("get_prices", {"tickers": ["$$$"]})
+    assert names == ["get_prices", "get_fundamentals"]
+    assert result.structured_content["quotes"][0]["price"] == 169.595
+    assert refused.is_error is True
+
+
+def test_over_stdio_stdout_carries_only_json_rpc() -> None:
+    requests = [
+        INITIALIZE,
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "get_prices", "arguments": {"tickers": ["AAPL", "$$$"]}}},
+    ]
+    stdin = "".join(json.dumps(request) + "\n" for request in requests)
+    done = subprocess.run(STDIO_SERVER, input=stdin, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [answer["id"] for answer in answers] == [1, 2]
+    assert all(answer["jsonrpc"] == "2.0" and "result" in answer for answer in answers)
+    assert answers[1]["result"]["structuredContent"]["quotes"][0]["symbol"] == "AAPL"
