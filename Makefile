@@ -41,6 +41,9 @@ notebooks: export ## Re-execute every notebook in place (deterministic, metadata
 serve: $(STAMP) ## Run the plugin as a service (Yahoo, falling back to sample data)
 	$(PY) -m plugin serve --source auto
 
+bench: $(STAMP) ## Benchmarks on loopback, each a ratio to a same-run baseline (writes benchmarks/RESULTS.md)
+	$(PY) benchmarks/run.py
+
 lint: $(STAMP) ## Lint only
 	$(PY) -m ruff check plugin tests tools benchmarks notebooks
 

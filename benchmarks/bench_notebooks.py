@@ -1,0 +1,107 @@
+"""How long each notebook takes under `pytest --nbval --nbval-current-env`, the way `make test` runs it.
+
+The baseline is a one-cell notebook (`1 + 1`) in a temporary folder, run the same way: what pytest, nbval and
+a fresh kernel cost before any lesson runs. Each notebook is timed once, wall clock, from `Popen` to exit,
+with `PRICE_SOURCE=sample`; the baseline twice (the first warms the OS file cache), keeping the second.
+The convention is that every notebook stays under 5 seconds here, kernel start-up included.
+
+Usage::
+
+    python benchmarks/bench_notebooks.py
+    python benchmarks/bench_notebooks.py --smoke   # the one-cell notebook only: the harness works
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from harness import PYTHON, ROOT
+from report import Figure, figure
+
+__all__ = ["LIMIT_SECONDS", "NOTEBOOKS", "figures", "measure", "one_cell_notebook", "smoke", "time_nbval"]
+
+NOTEBOOKS = ROOT / "notebooks"
+LIMIT_SECONDS = 5.0
+
+
+def one_cell_notebook(folder: Path) -> Path:
+    """A notebook with a single code cell, `1 + 1`, and its stored output, as nbval expects."""
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("1 + 1", execution_count=1)
+    cell.outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "2"}, execution_count=1)]
+    nb.cells = [cell]
+    nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}}
+    path = folder / "one_cell.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def time_nbval(path: Path, *, timeout: float = 60.0) -> float:
+    """Seconds for `pytest --nbval --nbval-current-env PATH` to pass (raises if it fails)."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [PYTHON, "-m", "pytest", "--nbval", "--nbval-current-env", "-q", "-p", "no:cacheprovider", str(path)],
+        cwd=ROOT,
+        env={**os.environ, "PRICE_SOURCE": "sample"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"pytest --nbval {path.name} failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
+    return elapsed
+
+
+def measure() -> tuple[float, dict[str, float]]:
+    """(one-cell baseline, {notebook name: seconds}) for every notebook in notebooks/."""
+    with tempfile.TemporaryDirectory(prefix="bench-nb-") as tmp:
+        baseline_nb = one_cell_notebook(Path(tmp))
+        time_nbval(baseline_nb)
+        baseline = time_nbval(baseline_nb)
+    return baseline, {path.name: time_nbval(path) for path in sorted(NOTEBOOKS.glob("*.ipynb"))}
+
+
+def figures(baseline: float, timings: dict[str, float]) -> list[Figure]:
+    return [
+        figure(
+            f"`pytest --nbval` {name}",
+            seconds,
+            baseline,
+            unit="s",
+            baseline_name="one-cell notebook",
+            judge=lambda value, _: (f"report; <= {LIMIT_SECONDS:g} s", value <= LIMIT_SECONDS),
+        )
+        for name, seconds in timings.items()
+    ]
+
+
+def smoke() -> None:
+    """The one-cell notebook passes under nbval, so the timings measure notebooks, not a broken harness."""
+    with tempfile.TemporaryDirectory(prefix="bench-nb-") as tmp:
+        time_nbval(one_cell_notebook(Path(tmp)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="correctness only, no timings")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        smoke()
+        print("bench_notebooks smoke: ok")
+        return 0
+    from report import markdown_table
+
+    print(markdown_table(figures(*measure())))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
