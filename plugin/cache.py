@@ -155,15 +155,19 @@ class CachedSource:
         except Exception as exc:  # a source should return errors, not raise them; if one does, nobody is left hanging
             fetched, reason = {}, f"the price source failed ({type(exc).__name__})"
         now = self._clock()
-        answers = {}
+        answers: dict[str, V | QuoteError] = {}
         for symbol in missing:
             answer = fetched.get(symbol)
-            answers[symbol] = self._store(table, symbol, answer or self._unavailable(symbol, reason), now)
+            if answer is None:
+                answer = self._unavailable(symbol, reason)
+            answers[symbol] = self._store(table, symbol, answer, now)
         self._settle(table, futures, answers)
         return answers
 
     @staticmethod
-    def _settle(table: _Table[V], futures: dict[str, asyncio.Future[V | QuoteError]], answers: dict[str, V | QuoteError]) -> None:
+    def _settle(
+        table: _Table[V], futures: dict[str, asyncio.Future[V | QuoteError]], answers: dict[str, V | QuoteError]
+    ) -> None:
         """Hand each waiting request its answer, and let the next request for these symbols start afresh."""
         for symbol, future in futures.items():
             table.in_flight.pop(symbol, None)
