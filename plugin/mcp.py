@@ -33,7 +33,6 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from plugin import __version__
-from plugin.app import FundamentalsResponse, PricesResponse, assemble, plan_symbols
 from plugin.quotes import Fundamentals, Quote
 from plugin.sources import PriceSource
 from plugin.symbols import MAX_SYMBOLS
@@ -165,6 +164,9 @@ def create_mcp_server(source: PriceSource, *, max_symbols: int = MAX_SYMBOLS, de
 
     Building an `MCPServer` calls `logging.basicConfig` (at WARNING here) unless logging is already set up.
     """
+    # Imported here, not at the top: `create_app` mounts this server, so plugin.app imports this module.
+    from plugin.app import FundamentalsResponse, PricesResponse, assemble, plan_symbols
+
     server = MCPServer(
         "stock-prices", title="Stock and crypto prices", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING"
     )

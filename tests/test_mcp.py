@@ -343,15 +343,35 @@ async def test_over_stdio_the_tools_are_listed_and_called() -> None:
 
 
 def test_over_stdio_stdout_carries_only_json_rpc() -> None:
+    """Every byte on stdout is a JSON-RPC message, from the first to the last: anything else breaks the client."""
     requests = [
         INITIALIZE,
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "get_prices", "arguments": {"tickers": ["AAPL", "$$$"]}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "get_prices", "arguments": {"tickers": ["AAPL", "$$$"]}},
+        },
     ]
-    stdin = "".join(json.dumps(request) + "\n" for request in requests)
-    done = subprocess.run(STDIO_SERVER, input=stdin, capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
-    answers = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [answer["id"] for answer in answers] == [1, 2]
-    assert all(answer["jsonrpc"] == "2.0" and "result" in answer for answer in answers)
-    assert answers[1]["result"]["structuredContent"]["quotes"][0]["symbol"] == "AAPL"
+    with subprocess.Popen(
+        STDIO_SERVER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            answers = []
+            for request in requests:
+                process.stdin.write(json.dumps(request) + "\n")
+                process.stdin.flush()
+                if "id" in request:  # a request gets exactly one answer line; a notification none
+                    answers.append(json.loads(process.stdout.readline()))
+            # communicate() closes stdin: the client leaves, and the server must end cleanly, writing nothing more.
+            rest, errors = process.communicate(timeout=30)
+        finally:
+            process.kill()
+    assert process.returncode == 0, errors
+    assert rest == ""
+    assert [(answer["jsonrpc"], answer["id"]) for answer in answers] == [("2.0", 1), ("2.0", 2)]
+    assert answers[0]["result"]["serverInfo"]["name"] == "stock-prices"
+    result = answers[1]["result"]
+    assert result["structuredContent"]["quotes"][0]["symbol"] == "AAPL"
+    assert result["structuredContent"]["errors"][0]["code"] == "invalid_symbol"
