@@ -70,6 +70,15 @@ def test_an_array_query_argument_is_written_with_the_specs_style(executor: ToolE
     assert request.url.params["limit"] == "5"
 
 
+def test_an_exploded_array_repeats_the_parameter_and_an_exploded_object_spreads_its_keys(
+    executor: ToolExecutor, server: Recorder
+) -> None:
+    executor.execute("get_categories", {"fields": ["name", "children"], "root": {"name": "fiction"}})
+    (request,) = server.requests
+    assert request.url.params.get_list("fields") == ["name", "children"]
+    assert request.url.params["name"] == "fiction"
+
+
 def test_body_fields_travel_as_a_json_object_and_headers_as_headers(executor: ToolExecutor, server: Recorder) -> None:
     arguments = {"title": "Dune", "author": {"name": "Herbert"}, "price": None, "X-Request-Id": "r-1"}
     executor.execute("addBook", json.dumps(arguments))
