@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from jsonschema import ValidationError
 
 __all__ = [
+    "HTTP_METHODS",
     "MAX_DESCRIPTION_LENGTH",
     "MAX_NAME_LENGTH",
     "Argument",
@@ -194,6 +195,7 @@ def _for_model(schema: Any) -> Any:
 
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+"""The keys of an OpenAPI path item that are operations, in the order operations are read."""
 Location = Literal["path", "query", "header", "body"]
 _UNSAFE_NAME = re.compile(r"[^a-zA-Z0-9_-]+")
 
