@@ -21,6 +21,7 @@ from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult
 
 from plugin.app import create_app
+from plugin.cli import COMMANDS
 from plugin.mcp import INSTRUCTIONS, MAX_INSTRUCTIONS, create_mcp_server, mount_mcp, transport_security
 from plugin.quotes import Fundamentals, Quote, QuoteError
 from plugin.server import BackgroundServer
@@ -322,12 +323,17 @@ def test_mounting_twice_is_an_error_and_the_route_stays_out_of_the_spec() -> Non
 
 # -- stdio ------------------------------------------------------------------------------------------------------
 
-#: The stdio server with the sample prices, started the way a desktop client starts it: as a subprocess.
-STDIO_SERVER = [
-    sys.executable,
-    "-c",
-    "from plugin.mcp import run_stdio; from plugin.sources import SampleSource; run_stdio(SampleSource())",
-]
+#: The stdio server with the sample prices, started the way a desktop client starts it: as a subprocess running
+#: `python -m plugin mcp`. Until the command line has that subcommand, the same call to `run_stdio` it makes.
+STDIO_SERVER = (
+    [sys.executable, "-m", "plugin", "mcp", "--source", "sample"]
+    if "mcp" in COMMANDS
+    else [
+        sys.executable,
+        "-c",
+        "from plugin.mcp import run_stdio; from plugin.sources import SampleSource; run_stdio(SampleSource())",
+    ]
+)
 
 
 async def test_over_stdio_the_tools_are_listed_and_called() -> None:
