@@ -82,7 +82,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     if saved:
         terminalreporter.section("e2e artifacts")
         for path in saved:
-            terminalreporter.write_line(f"{path} ({path.stat().st_size // 1024} KiB)")
+            size = path.stat().st_size
+            terminalreporter.write_line(
+                f"{path} ({size / 1024:.0f} KiB)" if size >= 1024 else f"{path} ({size} B)"
+            )
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -11,6 +12,7 @@ from playwright.sync_api import Locator, Page, expect
 __all__ = ["NotebookPage"]
 
 _EXECUTED = re.compile(r"^\[\d+\]:$")
+_COUNT = re.compile(r"\[\d+\]")
 _KERNEL_IDLE = re.compile(r"\|\s*Idle$")
 
 
@@ -64,17 +66,36 @@ class NotebookPage:
         """Edit > Clear Outputs of All Cells, so that whatever shows afterwards comes from this run."""
         self.menu("Edit", "Clear Outputs of All Cells")
         expect(self.notebook.locator(".jp-OutputArea-output")).to_have_count(0)
+        expect(self.notebook.locator(".jp-InputPrompt", has_text=_COUNT)).to_have_count(0)
 
-    def run_all_cells(self, *, timeout: float) -> None:
-        """Run > Run All Cells, then wait until no cell is queued or running and the kernel is idle again.
+    def run_all_cells(self, *, timeout: float, settle: float = 2.0) -> None:
+        """Run > Run All Cells, then wait until every code cell has run, or the run has visibly stopped.
 
-        Run All marks every cell `[*]` at once; when a cell fails, JupyterLab stops and un-queues the rest.
-        So the run is over when no `[*]` prompt is left and the kernel reports idle.
+        The `[*]` marks are no guide to the end: after an error, even in a cell tagged `raises-exception`,
+        JupyterLab clears them from the cells still queued while the kernel goes on running those cells
+        (the tag tells the kernel not to abort its queue). So the run is complete when every code cell shows
+        an execution count and the kernel is idle; it has stopped early when cells are left without a count,
+        none is queued, and the kernel has stayed idle for `settle` seconds. Both cases return; the caller
+        checks `unexecuted_code_cells()`.
         """
         self.menu("Run", "Run All Cells")
-        running = self.notebook.locator(".jp-InputPrompt", has_text="[*]")
-        expect(running).to_have_count(0, timeout=timeout * 1000)
-        self.wait_for_kernel_idle(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        idle_since: float | None = None
+        while True:
+            now = time.monotonic()
+            idle = bool(_KERNEL_IDLE.search(self.kernel_status.inner_text()))
+            prompts = self.code_cells.locator(".jp-InputPrompt").all_inner_texts()
+            if idle and all(_EXECUTED.match(text.strip()) for text in prompts):
+                return
+            if not idle or any("*" in text for text in prompts):
+                idle_since = None
+            elif idle_since is None:
+                idle_since = now
+            elif now - idle_since >= settle:
+                return
+            if now >= deadline:
+                raise TimeoutError(f"Run All still going after {timeout:.0f} s: prompts {prompts}")
+            self.page.wait_for_timeout(50)
 
     def save(self, *, timeout: float = 10.0) -> None:
         """File > Save Notebook, then wait for the tab to lose its unsaved-changes mark."""
@@ -99,6 +120,14 @@ class NotebookPage:
         )
         return {i: text for i, text in enumerate(texts) if text}
 
-    def output_text(self, cell_index: int) -> str:
-        """Everything the output area of cell `cell_index` (counting every cell, as in the .ipynb) shows."""
-        return self.cells.nth(cell_index).locator(".jp-OutputArea").inner_text()
+    def scroll_to(self, cell_index: int, *, above: int = 0) -> None:
+        """Scroll cell `cell_index` to the top of the notebook, leaving `above` pixels of what precedes it."""
+        self.cells.nth(cell_index).evaluate(
+            "(cell, above) => { cell.scrollIntoView({block: 'start'});"
+            " cell.closest('.jp-WindowedPanel-outer').scrollBy(0, -above); }",
+            above,
+        )
+
+    def outputs(self, cell_index: int) -> Locator:
+        """The output area of cell `cell_index` (counting every cell, as in the .ipynb)."""
+        return self.cells.nth(cell_index).locator(".jp-OutputArea")

@@ -25,7 +25,6 @@ from typing import TypeVar
 __all__ = [
     "LAB_SETTINGS",
     "Service",
-    "free_port",
     "processes_mentioning",
     "start_jupyterlab",
     "start_plugin_server",
@@ -58,15 +57,6 @@ def wait_until(predicate: Callable[[], T | None], *, timeout: float, what: str, 
         time.sleep(interval)
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now (the caller retries if another process takes it first)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -83,7 +73,7 @@ class Service:
     process: subprocess.Popen[bytes]
     url: str
     log_path: Path
-    on_stop: list[Callable[[], None]] = field(default_factory=list)
+    announced: dict[str, str] = field(default_factory=dict)
 
     def ensure_alive(self) -> None:
         if self.process.poll() is not None:
@@ -108,8 +98,6 @@ class Service:
                 self.process.wait(timeout)
         # The leader is gone; anything it forked into its group goes too.
         _signal_group(self.process.pid, signal.SIGKILL)
-        for callback in self.on_stop:
-            callback()
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -233,28 +221,47 @@ def start_jupyterlab(
 def start_plugin_server(
     *, env: Mapping[str, str], cwd: Path, log_path: Path, timeout: float = 20.0
 ) -> Service:
-    """`python -m plugin serve --source sample` on a free loopback port, ready once it serves /openapi.json."""
-    last_error: Exception | None = None
-    for _attempt in range(3):  # another process may grab the free port between our probe and the bind
-        port = free_port()
-        cmd = [sys.executable, "-m", "plugin", "serve", "--source", "sample", "--port", str(port)]
-        service = Service(
-            "plugin server",
-            _spawn(cmd, env=env, cwd=cwd, log_path=log_path),
-            f"http://127.0.0.1:{port}",
-            log_path,
+    """`python -m plugin serve --source sample --port 0`, read back from what it prints once it listens.
+
+    Port 0 lets the server pick a free port itself (no race); its banner says where it is, as it says to a
+    reader: `Serving on URL ...`, then indented `label: URL` lines (`manifest`, `API docs`), kept in
+    `Service.announced`.
+    """
+    cmd = [
+        sys.executable,
+        "-m",
+        "plugin",
+        "serve",
+        "--source",
+        "sample",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+    ]
+    service = Service("plugin server", _spawn(cmd, env=env, cwd=cwd, log_path=log_path), "", log_path)
+
+    def banner() -> list[str] | None:
+        service.ensure_alive()
+        lines = log_path.read_text(errors="replace").splitlines()
+        start = next((i for i, line in enumerate(lines) if line.startswith("Serving on ")), None)
+        if start is None or not any(line.startswith("Press Ctrl+C") for line in lines[start:]):
+            return None
+        return lines[start:]
+
+    try:
+        lines = wait_until(banner, timeout=timeout, what="plugin server's 'Serving on' line")
+        service.url = lines[0].split()[2]
+        for line in lines[1:]:
+            label, sep, url = line.strip().partition(": ")
+            if sep and url.startswith("http"):
+                service.announced[label] = url
+        wait_until(
+            lambda: service.ensure_alive() or _answers(f"{service.url}/openapi.json"),
+            timeout=timeout,
+            what="plugin server /openapi.json",
         )
-        try:
-            wait_until(
-                lambda s=service: s.ensure_alive() or _answers(f"{s.url}/openapi.json"),
-                timeout=timeout,
-                what="plugin server /openapi.json",
-            )
-            return service
-        except RuntimeError as exc:  # exited early: maybe the port was taken; try another
-            service.stop()
-            last_error = exc
-        except BaseException:
-            service.stop()
-            raise
-    raise RuntimeError(f"the plugin server did not start: {last_error}")
+    except BaseException:
+        service.stop()
+        raise
+    return service

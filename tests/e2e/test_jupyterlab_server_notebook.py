@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from .conftest import ROOT, Artifacts
 from .jupyterlab import NotebookPage
@@ -38,20 +38,17 @@ def test_server_notebook_runs_every_cell_in_jupyterlab_and_shows_the_quote(
         shown = "\n".join(f"cell {i}:\n{text}" for i, text in notebook.stderr_outputs().items())
         pytest.fail(f"Run All stopped early: cells {unexecuted} never ran. Errors on the page:\n{shown}")
     for index in quote_cells:
-        assert QUOTE in notebook.output_text(index), f"cell {index} ran but does not show the {QUOTE} quote"
+        expect(notebook.outputs(index), f"cell {index} shows the {QUOTE} quote").to_contain_text(QUOTE)
 
     # The page shows a traceback as plain stderr text; the saved file says exactly which outputs are errors.
     notebook.save()
     ran = nbformat.read(workbook_copy / NOTEBOOK, as_version=4)
     assert error_outputs(ran) == []
 
-    page.locator(".jp-Notebook .jp-Cell").nth(quote_cells[0]).evaluate(
-        "cell => cell.scrollIntoView({block: 'center'})"
-    )
+    notebook.scroll_to(quote_cells[0], above=100)  # the request, its answer, and the prose around them
     screenshot = artifacts.screenshot(page, "jupyterlab-04_server")
-    if os.environ.get(
-        "E2E_README_SCREENSHOT"
-    ):  # refresh the README's picture: E2E_README_SCREENSHOT=1 make test-e2e
+    # The README's picture is this screenshot; refresh it with `E2E_README_SCREENSHOT=1 make test-e2e`.
+    if os.environ.get("E2E_README_SCREENSHOT"):
         README_SCREENSHOT.parent.mkdir(exist_ok=True)
         shutil.copy(screenshot, README_SCREENSHOT)
     assert offsite_requests == []
