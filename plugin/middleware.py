@@ -19,7 +19,11 @@ SECURITY_HEADERS: Mapping[str, str] = {"X-Content-Type-Options": "nosniff"}
 
 
 class SecurityHeadersMiddleware:
-    """Add fixed headers to every HTTP response, unless the response already set them."""
+    """Add fixed headers to every HTTP response that passes through it.
+
+    Set headers here that no route sets itself: they are appended, not merged. (A 500 from the catch-all is sent
+    from outside every middleware, so its handler adds them itself.)
+    """
 
     def __init__(self, app: ASGIApp, headers: Mapping[str, str] = SECURITY_HEADERS) -> None:
         self.app = app
@@ -32,10 +36,7 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", ())}
-                extra = [header for header in self.headers if header[0] not in present]
-                if extra:
-                    message = {**message, "headers": [*message.get("headers", ()), *extra]}
+                message = {**message, "headers": [*message.get("headers", ()), *self.headers]}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -105,7 +105,7 @@ class Settings:
     max_symbols: int = 25
     """The most symbols one request may ask for; more is a 422."""
     request_deadline: float = 10.0
-    """Seconds a request waits for the price source before reporting its symbols as unavailable."""
+    """Seconds the upstream price source has to answer before its symbols are reported unavailable."""
     api_token: str | None = field(default=None, repr=False)
     """When set, the manifest declares service_http bearer auth (the check itself is added with issue #7)."""
     verification_tokens: dict[str, str] = field(default_factory=dict, repr=False)

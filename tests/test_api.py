@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.middleware.base import BaseHTTPMiddleware
 
-from plugin.app import assemble, create_app, nothing_served, plan_symbols
+from plugin.app import DeadlineSource, RenderedAnswers, assemble, create_app, nothing_served, plan_symbols
 from plugin.cache import CachedSource
 from plugin.quotes import Fundamentals, Quote, QuoteError
 from plugin.settings import Settings
@@ -207,8 +207,6 @@ def test_the_app_keeps_its_source_and_settings_in_state() -> None:
 
 def test_without_an_injected_source_the_app_caches_the_configured_one() -> None:
     app = create_app(SAMPLE)
-    assert isinstance(app.state.source, CachedSource)
-    assert isinstance(app.state.source.source, SampleSource)
     client = TestClient(app)
     client.get("/get_prices?tickers=AAPL")
     client.get("/get_prices?tickers=AAPL")
@@ -229,12 +227,36 @@ def test_a_slow_source_turns_into_upstream_unavailable_within_the_deadline() -> 
             await asyncio.sleep(5)
             return await super().get_quotes(symbols)
 
-    client = TestClient(create_app(Settings(source="sample", request_deadline=0.05), source=SlowSource()))
+    client = TestClient(create_app(SAMPLE, source=DeadlineSource(SlowSource(), 0.05)))
     answer = client.get("/get_prices?tickers=AAPL,!!")
     assert answer.status_code == 503
     details = answer.json()["error"]["details"]
     assert [d["rule"] for d in details] == ["upstream_unavailable", "invalid_symbol"]
-    assert "within 0.05 s" in details[0]["message"]
+    assert details[0]["message"] == "No price for 'AAPL': the price source did not answer within 0.05 s; try again shortly."
+
+
+def test_a_late_upstream_still_gets_the_last_good_quote_served_stale() -> None:
+    class SlowAfterFirst(CountingSource):
+        async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
+            if self.calls:
+                await asyncio.sleep(5)
+            return await super().get_quotes(symbols)
+
+    now = [0.0]
+    source = CachedSource(DeadlineSource(SlowAfterFirst(), 0.05), ttl=30, clock=lambda: now[0])
+    client = TestClient(create_app(SAMPLE, source=source))
+    assert client.get("/get_prices?tickers=AAPL").json()["quotes"][0]["stale"] is False
+    now[0] = 60.0
+    quote = client.get("/get_prices?tickers=AAPL").json()["quotes"][0]
+    assert (quote["price"], quote["stale"]) == (169.595, True)
+
+
+def test_the_default_source_is_cached_and_has_the_request_deadline() -> None:
+    app = create_app(Settings(source="sample", request_deadline=3))
+    assert isinstance(app.state.source, CachedSource)
+    assert isinstance(app.state.source.source, DeadlineSource)
+    assert app.state.source.source.deadline == 3
+    assert isinstance(app.state.source.source.source, SampleSource)
 
 
 # --- every response ------------------------------------------------------------------------------------------
@@ -280,13 +302,24 @@ def test_every_api_route_is_async() -> None:
 
 def test_plan_symbols_keeps_request_order_across_valid_and_invalid_inputs() -> None:
     requested, symbols = plan_symbols(["msft", "!!", "AAPL", "MSFT", "!!", "btc usd"])
-    assert symbols == ["MSFT", "AAPL", "BTC-USD"]
+    assert symbols == ("MSFT", "AAPL", "BTC-USD")
     assert [e if isinstance(e, str) else (e.symbol, e.code) for e in requested] == [
         "MSFT",
         ("!!", "invalid_symbol"),
         "AAPL",
         "BTC-USD",
     ]
+
+
+def test_plans_are_reused_for_short_inputs_only() -> None:
+    import plugin.app
+
+    before = plugin.app._cached_plan.cache_info()
+    assert plan_symbols(["AAPL", "zz top"]) is plan_symbols(("AAPL", "zz top"))
+    long_input = ["X" * 33]
+    assert plan_symbols(long_input) == plan_symbols(long_input)
+    assert plan_symbols(long_input) is not plan_symbols(long_input), "a long input is planned anew, not kept"
+    assert plugin.app._cached_plan.cache_info().currsize <= before.currsize + 1
 
 
 def test_assemble_reports_a_symbol_the_source_left_out_as_upstream_unavailable() -> None:
@@ -307,3 +340,39 @@ def test_nothing_served_only_when_every_answer_is_an_upstream_failure() -> None:
     assert not nothing_served([], [invalid]), "only invalid input is a 200 with errors"
     assert not nothing_served([], [down, unknown]), "an unknown symbol is an answer"
     assert not nothing_served(["a quote"], [down])
+
+
+def test_a_rendered_answer_is_reused_only_for_the_very_same_result_objects() -> None:
+    rendered, calls = RenderedAnswers(size=2), []
+
+    def render(text: str):  # noqa: ANN202
+        return lambda: calls.append(text) or text.encode()
+
+    apple = asyncio.run(SampleSource().get_quotes(["AAPL"]))["AAPL"]
+    equal_copy = apple.model_copy()
+    assert rendered.get(("AAPL",), (apple,), render("first")) == b"first"
+    assert rendered.get(("AAPL",), (apple,), render("second")) == b"first", "same objects: reused"
+    assert rendered.get(("AAPL",), (equal_copy,), render("third")) == b"third", "an equal but new object: rendered"
+    rendered.get(("MSFT",), (), render("msft"))
+    rendered.get(("BTC-USD",), (), render("btc"))
+    assert rendered.get(("AAPL",), (equal_copy,), render("fourth")) == b"fourth", "the oldest answer was dropped"
+    assert calls == ["first", "third", "msft", "btc", "fourth"]
+
+
+def test_a_repeated_request_reuses_its_rendered_answer_until_the_cache_refreshes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import plugin.app
+
+    renders = []
+    original = plugin.app._prices_json
+    monkeypatch.setattr(plugin.app, "_prices_json", lambda found, errors: renders.append(1) or original(found, errors))
+    now = [0.0]
+    client = TestClient(create_app(SAMPLE, source=CachedSource(SampleSource(), ttl=30, clock=lambda: now[0])))
+    first = client.get("/get_prices?tickers=AAPL,BTC-USD").content
+    assert client.get("/get_prices?tickers=AAPL,BTC-USD").content == first
+    assert client.post("/get_prices", json={"tickers": ["aapl", "btc/usd"]}).content == first
+    assert len(renders) == 1
+    now[0] = 100.0  # past the TTL: the cache fetches new Quote objects, so the answer is rendered again
+    assert client.get("/get_prices?tickers=AAPL,BTC-USD").content == first
+    assert len(renders) == 2
