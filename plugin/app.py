@@ -3,11 +3,12 @@
 
 """The plugin's HTTP API: the FastAPI app that ChatGPT calls, built by `create_app(settings)`.
 
-It serves what ChatGPT fetches when the plugin is installed (the manifest, `openapi.yaml`, the logo and the legal
-page) and the operations the model calls: `getPrices`, `postPrices` and `getFundamentals`. A price answer is
-`{"quotes": [...], "errors": [...]}` with one entry per requested symbol, in request order; a symbol that cannot be
-priced is an entry in `errors`, never a failed request. A malformed request is a 422, an upstream that can serve
-nothing at all a 503 with `Retry-After`, and every error has the body of `plugin.errors.ErrorResponse`.
+It serves what ChatGPT fetches when the plugin is installed (the manifest, `openapi.yaml`, the logo and the
+legal page) and the operations the model calls: `getPrices`, `postPrices` and `getFundamentals`. A price
+answer is `{"quotes": [...], "errors": [...]}` with one entry per requested symbol, in request order; a
+symbol that cannot be priced is an entry in `errors`, never a failed request. A malformed request is a 422,
+an upstream that can serve nothing at all a 503 with `Retry-After`, and every error has the body of
+`plugin.errors.ErrorResponse`.
 """
 
 import asyncio
@@ -58,14 +59,16 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: What a 503 tells a client to wait: as long as the price cache's cool-down after Yahoo's "too many requests".
+#: What a 503 tells a client to wait: the price cache's cool-down after Yahoo's "too many requests".
 RETRY_AFTER_SECONDS = 60
 
 
 class PricesResponse(BaseModel):
     """The answer of getPrices and postPrices: every requested symbol in `quotes` or in `errors`."""
 
-    quotes: list[Quote] = Field(description="The symbols that have a price, in the order they were asked for.")
+    quotes: list[Quote] = Field(
+        description="The symbols that have a price, in the order they were asked for."
+    )
     errors: list[QuoteError] = Field(
         description="The symbols that have none (invalid, unknown, or the source is down), in request order."
     )
@@ -87,9 +90,9 @@ _UPSTREAM = frozenset({"upstream_unavailable", "rate_limited"})
 def plan_symbols(raw: Sequence[str]) -> tuple[tuple[Requested, ...], tuple[str, ...]]:
     """Normalize a request's symbols: what to answer, in request order, and which symbols to ask the source.
 
-    The first tuple has one entry per distinct input: its normalized symbol, or the `invalid_symbol` error saying
-    why it is not one (`AAPL` and `aapl` are one entry). The second has the distinct valid symbols. The result
-    depends on `raw` alone, so the plans of ordinary requests (a few short inputs) are kept and reused.
+    The first tuple has one entry per distinct input: its normalized symbol, or the `invalid_symbol` error
+    saying why it is not one (`AAPL` and `aapl` are one entry). The second has the distinct valid symbols.
+    The result depends on `raw` alone, so the plans of ordinary requests (a few short inputs) are kept.
     """
     key = tuple(raw)
     if len(key) <= MAX_SYMBOLS and all(len(item) <= _CACHED_INPUT_LENGTH for item in key):
@@ -129,7 +132,9 @@ def assemble(
     for entry in requested:
         result = entry if isinstance(entry, QuoteError) else results.get(entry)
         if result is None:
-            result = QuoteError(symbol=entry, code="upstream_unavailable", message=f"No price for {entry!r}: {missing}")
+            result = QuoteError(
+                symbol=entry, code="upstream_unavailable", message=f"No price for {entry!r}: {missing}"
+            )
         if isinstance(result, QuoteError):
             errors.append(result)
         else:
@@ -156,24 +161,26 @@ def legal_html(contact_email: str) -> str:
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Stock Prices plugin: terms of use</title></head>
-<body style="font-family: system-ui, sans-serif; max-width: 42rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5">
+<body style="font-family: system-ui, sans-serif; max-width: 42rem; margin: 2rem auto; padding: 0 1rem">
 <h1>Terms of use</h1>
-<p>This plugin answers questions about the market prices of stocks, ETFs, indices, currencies and cryptocurrencies.</p>
+<p>This plugin answers questions about the market prices of stocks, ETFs, indices, currencies and
+cryptocurrencies.</p>
 <ul>
-<li><strong>Information, not advice.</strong> Prices and figures are for information only. They are not investment,
-financial, legal or tax advice, nor an offer or a recommendation to buy or sell anything.</li>
-<li><strong>Delayed, and possibly wrong.</strong> Quotes come from Yahoo Finance and may be delayed (by 15 minutes or
-more, depending on the exchange), incomplete or inaccurate. When live data cannot be fetched, the last known price
-is shown and marked stale. Check a primary source before you act.</li>
+<li><strong>Information, not advice.</strong> Prices and figures are for information only. They are not
+investment, financial, legal or tax advice, nor an offer or a recommendation to buy or sell anything.</li>
+<li><strong>Delayed, and possibly wrong.</strong> Quotes come from Yahoo Finance and may be delayed (by 15
+minutes or more, depending on the exchange), incomplete or inaccurate. When live data cannot be fetched, the
+last known price is shown and marked stale. Check a primary source before you act.</li>
 <li><strong>Yahoo's terms apply.</strong> Data is fetched with the open-source yfinance library, which is not
 affiliated with or endorsed by Yahoo. Use of Yahoo Finance data is subject to
-<a href="https://legal.yahoo.com/us/en/yahoo/terms/otos/index.html">Yahoo's terms of service</a>; it is meant for
-personal use.</li>
-<li><strong>Sample data.</strong> When the service runs on its sample data, prices are fixed examples, not market data.</li>
-<li><strong>Privacy.</strong> The service stores no personal data and no conversation. The symbols you ask about are kept
-in a short-lived price cache and, as with any web server, may appear in its logs.</li>
-<li><strong>No warranty.</strong> The software is provided "as is", without warranty of any kind, under the MIT
-license; its authors are not liable for any loss arising from its use.</li>
+<a href="https://legal.yahoo.com/us/en/yahoo/terms/otos/index.html">Yahoo's terms of service</a>; it is
+meant for personal use.</li>
+<li><strong>Sample data.</strong> When the service runs on its sample data, prices are fixed examples, not
+market data.</li>
+<li><strong>Privacy.</strong> The service stores no personal data and no conversation. The symbols you ask
+about are kept in a short-lived price cache and, as with any web server, may appear in its logs.</li>
+<li><strong>No warranty.</strong> The software is provided "as is", without warranty of any kind, under the
+MIT license; its authors are not liable for any loss arising from its use.</li>
 </ul>
 <p>Questions: <a href="mailto:{email}">{email}</a></p>
 </body>
@@ -182,10 +189,12 @@ license; its authors are not liable for any loss arising from its use.</li>
 
 
 def add_plugin_routes(app: FastAPI, settings: Settings) -> None:
-    """Serve what ChatGPT fetches when installing the plugin: the manifest, the spec, the logo and the legal page."""
+    """Serve what ChatGPT fetches when installing the plugin: the manifest, spec, logo and legal page."""
     auth = None
     if settings.api_token is not None:
-        auth = ServiceHttpAuth(authorization_type="bearer", verification_tokens=dict(settings.verification_tokens))
+        auth = ServiceHttpAuth(
+            authorization_type="bearer", verification_tokens=dict(settings.verification_tokens)
+        )
     manifest = build_manifest(settings.public_base_url, auth=auth)
     manifest_body = json.dumps(manifest_json(manifest)).encode()
     legal_body = legal_html(manifest.contact_email)
@@ -231,12 +240,23 @@ def _ticker_rules(max_symbols: int) -> Any:
 
 def _responses(model: type[BaseModel], what: str) -> dict[int | str, dict[str, Any]]:
     return {
-        200: {"model": model, "description": f"One entry per requested symbol: {what} or errors, in request order."},
-        422: {"model": ErrorResponse, "description": "Malformed request: tickers missing, empty, not strings, or too many."},
+        200: {
+            "model": model,
+            "description": f"One entry per requested symbol: {what} or errors, in request order.",
+        },
+        422: {
+            "model": ErrorResponse,
+            "description": "Malformed request: tickers missing, empty, not strings, or too many.",
+        },
         503: {
             "model": ErrorResponse,
             "description": "The price source is down and nothing is cached: retry after Retry-After seconds.",
-            "headers": {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}},
+            "headers": {
+                "Retry-After": {
+                    "description": "Seconds to wait before retrying.",
+                    "schema": {"type": "integer"},
+                }
+            },
         },
     }
 
@@ -245,11 +265,18 @@ def _unavailable(errors: Sequence[QuoteError]) -> Response:
     """The 503 for a request that got nothing because the upstream failed or rate-limited us."""
     failed = [error for error in errors if error.code in _UPSTREAM]
     limited = all(error.code == "rate_limited" for error in failed)
-    reason = "Yahoo Finance is rate-limiting this service" if limited else "the price source cannot be reached"
+    reason = (
+        "Yahoo Finance is rate-limiting this service" if limited else "the price source cannot be reached"
+    )
     symbols = ", ".join(error.symbol for error in failed)
-    message = f"No data could be served: {reason}, and nothing is cached for {symbols}. Retry after {RETRY_AFTER_SECONDS} s."
+    message = (
+        f"No data could be served: {reason}, and nothing is cached for {symbols}. "
+        f"Retry after {RETRY_AFTER_SECONDS} s."
+    )
     details = [ErrorDetail(field="tickers", rule=error.code, message=error.message) for error in errors]
-    error = ApiError(code="upstream_unavailable", message=message, details=details, retry_after=RETRY_AFTER_SECONDS)
+    error = ApiError(
+        code="upstream_unavailable", message=message, details=details, retry_after=RETRY_AFTER_SECONDS
+    )
     return error_response(503, error, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
@@ -257,10 +284,10 @@ Fetch = Callable[[Sequence[str]], Awaitable[Mapping[str, Any]]]
 
 
 class DeadlineSource:
-    """A price source that answers within `deadline` seconds: on time, or with its symbols reported unavailable.
+    """A price source that answers within `deadline` seconds: in time, or with its symbols unavailable.
 
-    Put it below the cache (`CachedSource(DeadlineSource(source, 10))`): a cached answer then never waits on a
-    timer, and a late upstream looks like an outage, for which the cache serves the last good quote marked stale.
+    Put it below the cache (`CachedSource(DeadlineSource(source, 10))`): a cached answer then never waits on
+    a timer, and a late upstream looks like an outage, for which the cache serves the last good quote, stale.
     """
 
     def __init__(self, source: PriceSource, deadline: float) -> None:
@@ -279,17 +306,22 @@ class DeadlineSource:
             async with asyncio.timeout(self.deadline):
                 return dict(await fetch(symbols))
         except TimeoutError:
-            logger.warning("price source %r missed the %g s deadline for %s", self.name, self.deadline, list(symbols))
+            logger.warning(
+                "price source %r missed the %g s deadline for %s", self.name, self.deadline, list(symbols)
+            )
         reason = f"the price source did not answer within {self.deadline:g} s; try again shortly."
-        return {s: QuoteError(symbol=s, code="upstream_unavailable", message=f"No price for {s!r}: {reason}") for s in symbols}
+        return {
+            s: QuoteError(symbol=s, code="upstream_unavailable", message=f"No price for {s!r}: {reason}")
+            for s in symbols
+        }
 
 
 class RenderedAnswers:
     """The JSON of recent answers, reused while the price source hands back the very same result objects.
 
-    An answer is reused only when every result is the same object as when it was rendered (`is`, not `==`); a
-    refreshed, stale or different result is a new object, so a reused answer is never out of date. At most `size`
-    answers are kept, the least recently used dropped first.
+    An answer is reused only when every result is the same object as when it was rendered (`is`, not `==`):
+    a refreshed, stale or different result is a new object, so a reused answer is never out of date. At most
+    `size` answers are kept, the least recently used dropped first.
     """
 
     def __init__(self, size: int = 256) -> None:
@@ -297,10 +329,12 @@ class RenderedAnswers:
         self._answers: OrderedDict[Hashable, tuple[tuple[object, ...], bytes]] = OrderedDict()
 
     def get(self, key: Hashable, results: tuple[object, ...], render: Callable[[], bytes]) -> bytes:
-        """The bytes for `results`: the kept ones if `key` was rendered from these very objects, else `render()`."""
+        """The bytes kept for `key` if rendered from these very `results`, else `render()`'s."""
         kept = self._answers.get(key)
-        if kept is not None and len(kept[0]) == len(results) and all(
-            old is new for old, new in zip(kept[0], results, strict=True)
+        if (
+            kept is not None
+            and len(kept[0]) == len(results)
+            and all(old is new for old, new in zip(kept[0], results, strict=True))
         ):
             self._answers.move_to_end(key)
             return kept[1]
@@ -337,21 +371,30 @@ def add_price_routes(app: FastAPI, settings: Settings, source: PriceSource) -> N
     Tickers = _ticker_rules(limit)
     PricesRequest = create_model("PricesRequest", __doc__="The body of postPrices.", tickers=(Tickers, ...))
     tickers_adapter = TypeAdapter(Tickers)
-    query_help = f"Comma-separated Yahoo Finance symbols, 1 to {limit}: AAPL (stock), BTC-USD (crypto), ^GSPC (index), EURUSD=X."
+    query_help = (
+        f"Comma-separated Yahoo Finance symbols, 1 to {limit}: "
+        "AAPL (stock), BTC-USD (crypto), ^GSPC (index), EURUSD=X."
+    )
 
     def from_query(values: Sequence[str]) -> list[str]:
-        """The symbols of `?tickers=A,B` (repeated parameters joined), checked by the same rules as the body."""
+        """The symbols of `?tickers=A,B` (repeated parameters joined), checked by the body's rules."""
         joined = ",".join(values)
         try:
             return tickers_adapter.validate_python(joined.split(",") if joined.strip() else [])
         except ValidationError as exc:
-            errors = [{**error, "loc": ("query", "tickers", *error["loc"])} for error in exc.errors(include_url=False)]
+            errors = [
+                {**error, "loc": ("query", "tickers", *error["loc"])}
+                for error in exc.errors(include_url=False)
+            ]
             raise RequestValidationError(errors) from None
 
     rendered_prices, rendered_fundamentals = RenderedAnswers(), RenderedAnswers()
 
     async def answer(
-        raw: Sequence[str], fetch: Fetch, rendered: RenderedAnswers, render: Callable[[list[Any], list[QuoteError]], bytes]
+        raw: Sequence[str],
+        fetch: Fetch,
+        rendered: RenderedAnswers,
+        render: Callable[[list[Any], list[QuoteError]], bytes],
     ) -> Response:
         """The one way every operation answers: plan, ask, assemble, then a 503 or the JSON of a 200."""
         requested, symbols = plan_symbols(raw)
@@ -367,8 +410,8 @@ def add_price_routes(app: FastAPI, settings: Settings, source: PriceSource) -> N
         operation_id="getPrices",
         summary="Latest prices for stocks, ETFs, indices, currencies and crypto",
         description=(
-            f"Latest price, change since the previous close, currency, exchange and quote time for 1 to {limit} "
-            "Yahoo Finance symbols. Symbols that cannot be priced are listed in errors."
+            "Latest price, change since the previous close, currency, exchange and quote time for "
+            f"1 to {limit} Yahoo Finance symbols. Symbols that cannot be priced are listed in errors."
         ),
         response_model=PricesResponse,
         responses=_responses(PricesResponse, "quotes"),
@@ -386,8 +429,8 @@ def add_price_routes(app: FastAPI, settings: Settings, source: PriceSource) -> N
         operation_id="postPrices",
         summary="Latest prices, for symbols sent in a JSON body",
         description=(
-            'The same answer as getPrices, for {"tickers": ["AAPL", "BTC-USD"]}. The 2023 form, tickers in the '
-            "query string, is still accepted; give one or the other."
+            'The same answer as getPrices, for {"tickers": ["AAPL", "BTC-USD"]}. The 2023 form, tickers '
+            "in the query string, is still accepted; give one or the other."
         ),
         response_model=PricesResponse,
         responses=_responses(PricesResponse, "quotes"),
@@ -396,14 +439,18 @@ def add_price_routes(app: FastAPI, settings: Settings, source: PriceSource) -> N
     async def post_prices(
         request: Request,
         body: Annotated[PricesRequest | None, Body(description="The symbols to price.")] = None,
-        tickers: Annotated[str | None, Query(description="The 2023 form: " + query_help, deprecated=True)] = None,
+        tickers: Annotated[
+            str | None, Query(description="The 2023 form: " + query_help, deprecated=True)
+        ] = None,
     ) -> Response:
         in_query = request.query_params.getlist("tickers")
         if body is not None and in_query:
             message = "is in both the query string and the JSON body; send it in one of them"
             raise RequestValidationError([{"type": "exclusive", "loc": ("query", "tickers"), "msg": message}])
         if body is None and not in_query:
-            raise RequestValidationError([{"type": "missing", "loc": ("body", "tickers"), "msg": "Field required"}])
+            raise RequestValidationError(
+                [{"type": "missing", "loc": ("body", "tickers"), "msg": "Field required"}]
+            )
         symbols = body.tickers if body is not None else from_query(in_query)
         return await answer(symbols, source.get_quotes, rendered_prices, _prices_json)
 
@@ -412,8 +459,8 @@ def add_price_routes(app: FastAPI, settings: Settings, source: PriceSource) -> N
         operation_id="getFundamentals",
         summary="Valuation figures: P/E, market cap, 52-week range, dividend yield",
         description=(
-            f"Trailing and forward P/E, market cap, 52-week low and high, and dividend yield (a fraction: 0.005 is "
-            f"0.5%) for 1 to {limit} Yahoo Finance symbols. Symbols without figures are listed in errors."
+            "Trailing and forward P/E, market cap, 52-week low and high, and dividend yield (a fraction: "
+            f"0.005 is 0.5%) for 1 to {limit} Yahoo Finance symbols. Symbols without figures are in errors."
         ),
         response_model=FundamentalsResponse,
         responses=_responses(FundamentalsResponse, "fundamentals"),
@@ -456,7 +503,9 @@ def create_app(settings: Settings | None = None, *, source: PriceSource | None =
     """
     settings = settings if settings is not None else Settings()
     if source is None:
-        upstream = DeadlineSource(make_source(settings.source, cache_dir=settings.cache_dir), settings.request_deadline)
+        upstream = DeadlineSource(
+            make_source(settings.source, cache_dir=settings.cache_dir), settings.request_deadline
+        )
         source = CachedSource(upstream, ttl=settings.cache_ttl)
     app = FastAPIOffline(
         title=TITLE,
@@ -484,7 +533,7 @@ def create_app(settings: Settings | None = None, *, source: PriceSource | None =
 def _operations_first(app: FastAPI) -> None:
     """Move the operations the model calls to the front of the routing table.
 
-    Starlette tries routes in order, and FastAPI's `/openapi.json`, `/docs` and its assets were added first. Every
-    route tried before the right one costs microseconds on each request, on the path the benchmark measures.
+    Starlette tries routes in order, and FastAPI's `/openapi.json`, `/docs` and its assets were added first.
+    Every route tried before the right one costs microseconds on each request, on the path that is measured.
     """
     app.router.routes.sort(key=lambda route: not (isinstance(route, APIRoute) and route.include_in_schema))

@@ -4,10 +4,11 @@
 """One error format for every answer that is not a 200, and the handlers that produce it.
 
 Every refusal has the same body, documented in the OpenAPI spec as `ErrorResponse`:
-`{"error": {"code": ..., "message": ..., "details": [...]}}`. `code` is stable and machine-readable; `message` is
-one sentence a person or a model can act on: what was wrong, and what is allowed. FastAPI's default 422 body is
-replaced with it; an unknown path lists the operations that do exist (a model that invents an endpoint learns the
-real ones from the answer); and a catch-all turns any unexpected exception into a JSON 500 that shows no internals.
+`{"error": {"code": ..., "message": ..., "details": [...]}}`. `code` is stable and machine-readable;
+`message` is one sentence a person or a model can act on: what was wrong, and what is allowed. FastAPI's
+default 422 body is replaced with it; an unknown path lists the operations that do exist (a model that invents
+an endpoint learns the real ones from the answer); and a catch-all turns any unexpected exception into a JSON
+500 that shows no internals.
 """
 
 from collections.abc import Mapping, Sequence
@@ -62,9 +63,14 @@ _CODES: Mapping[int, ApiErrorCode] = {
 class ErrorDetail(BaseModel):
     """One problem with a request."""
 
-    field: str = Field(description="Where: a parameter or body field, [i] for its i-th item (tickers[2]), or body.")
+    field: str = Field(
+        description="Where: a parameter or body field, [i] for its i-th item (tickers[2]), or body."
+    )
     rule: str = Field(
-        description="The rule broken: required, type, not_empty, min_items, max_items, json, exclusive, or a symbol error code."
+        description=(
+            "The rule broken: required, type, not_empty, min_items, max_items, json, exclusive, "
+            "or a symbol's error code."
+        )
     )
     message: str = Field(description="What was wrong there and what is allowed.")
 
@@ -81,11 +87,19 @@ class Operation(BaseModel):
 class ApiError(BaseModel):
     """What went wrong, for a program (`code`) and for a person or a model (`message`)."""
 
-    code: ApiErrorCode = Field(description="Stable and machine-readable: invalid_request, not_found, upstream_unavailable, ...")
+    code: ApiErrorCode = Field(
+        description="Stable and machine-readable: invalid_request, not_found, upstream_unavailable, ..."
+    )
     message: str = Field(description="One sentence: what was wrong and what is allowed or what to do next.")
-    details: list[ErrorDetail] = Field(default_factory=list, description="Each problem, when there are several.")
-    retry_after: int | None = Field(None, description="Seconds to wait before retrying (as in Retry-After); 429 and 503 only.")
-    operations: list[Operation] | None = Field(None, description="The operations that do exist; 404 and 405 only.")
+    details: list[ErrorDetail] = Field(
+        default_factory=list, description="Each problem, when there are several."
+    )
+    retry_after: int | None = Field(
+        None, description="Seconds to wait before retrying (as in Retry-After); 429 and 503 only."
+    )
+    operations: list[Operation] | None = Field(
+        None, description="The operations that do exist; 404 and 405 only."
+    )
 
 
 class ErrorResponse(BaseModel):
@@ -130,7 +144,13 @@ def _json_type(value: Any) -> str:
     for kind, name in ((type(None), "null"), (bool, "boolean"), (int | float, "a number"), (str, "a string")):
         if isinstance(value, kind):
             return name
-    return "an array" if isinstance(value, list | tuple) else "an object" if isinstance(value, dict) else type(value).__name__
+    return (
+        "an array"
+        if isinstance(value, list | tuple)
+        else "an object"
+        if isinstance(value, dict)
+        else type(value).__name__
+    )
 
 
 def _problem(error: Mapping[str, Any]) -> str:
@@ -146,7 +166,11 @@ def _problem(error: Mapping[str, Any]) -> str:
             return "is not JSON (send a JSON object with Content-Type: application/json)"
         return f"must be a JSON object, got {_json_type(value)}"
     if kind == "string_too_short":
-        return "must not be empty" if ctx.get("min_length") == 1 else f"must be at least {ctx['min_length']} characters"
+        return (
+            "must not be empty"
+            if ctx.get("min_length") == 1
+            else f"must be at least {ctx['min_length']} characters"
+        )
     if kind == "too_short":
         wanted = ctx["min_length"]
         return f"must have at least {wanted} item{'' if wanted == 1 else 's'}, got {ctx['actual_length']}"
@@ -182,7 +206,12 @@ _HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "opt
 def api_operations(app: FastAPI) -> list[Operation]:
     """The operations in `app`'s OpenAPI document, in its order."""
     return [
-        Operation(method=method.upper(), path=path, operation_id=op.get("operationId", ""), summary=op.get("summary", ""))
+        Operation(
+            method=method.upper(),
+            path=path,
+            operation_id=op.get("operationId", ""),
+            summary=op.get("summary", ""),
+        )
         for path, item in app.openapi().get("paths", {}).items()
         for method, op in item.items()
         if method in _HTTP_METHODS
@@ -206,13 +235,15 @@ def _allowed_methods(app: FastAPI, path: str) -> list[str]:
 def install_error_handlers(
     app: FastAPI, *, expected: Mapping[str, str] | None = None, spec_path: str = "/openapi.yaml"
 ) -> None:
-    """Make every error `app` answers with an `ErrorResponse`: 422s, 404s, 405s, other HTTP errors and 500s."""
+    """Make every error `app` answers an `ErrorResponse`: 422s, 404s, 405s, other HTTP errors and 500s."""
 
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         details = describe_validation_errors(exc.errors(), expected=expected)
         message = details[0].message if details else "the request is not valid"
         if len(details) > 1:
-            message += f" (and {len(details) - 1} more problem{'s' if len(details) > 2 else ''}, listed in details)"
+            message += (
+                f" (and {len(details) - 1} more problem{'s' if len(details) > 2 else ''}, listed in details)"
+            )
         return error_response(422, ApiError(code="invalid_request", message=message, details=details))
 
     async def http_error(request: Request, exc: HTTPException) -> Response:
@@ -224,14 +255,17 @@ def install_error_handlers(
         if exc.status_code == 405:
             allowed = _allowed_methods(request.app, path) or (exc.headers or {}).get("Allow", "").split(", ")
             operations = api_operations(request.app)
-            message = f"{path} does not answer {method}; it answers {', '.join(allowed)}. {_listing(operations, spec_path)}"
+            listing = _listing(operations, spec_path)
+            message = f"{path} does not answer {method}; it answers {', '.join(allowed)}. {listing}"
             error = ApiError(code="method_not_allowed", message=message, operations=operations)
             return error_response(405, error, headers={"Allow": ", ".join(allowed)})
         try:
             phrase = HTTPStatus(exc.status_code).phrase
         except ValueError:
             phrase = "Error"
-        message = exc.detail if isinstance(exc.detail, str) and exc.detail and exc.detail != phrase else phrase
+        message = (
+            exc.detail if isinstance(exc.detail, str) and exc.detail and exc.detail != phrase else phrase
+        )
         retry = (exc.headers or {}).get("Retry-After", "")
         error = ApiError(
             code=_CODES.get(exc.status_code, "http_error"),
@@ -241,7 +275,10 @@ def install_error_handlers(
         return error_response(exc.status_code, error, headers=exc.headers)
 
     async def internal_error(request: Request, exc: Exception) -> Response:
-        message = "The server failed to answer this request; the cause is logged on the server, not shown here. Try again later."
+        message = (
+            "The server failed to answer this request; the cause is logged on the server, not shown here. "
+            "Try again later."
+        )
         error = ApiError(code="internal_error", message=message)
         return error_response(500, error, headers={"X-Content-Type-Options": "nosniff"})
 

@@ -24,7 +24,9 @@ def encode_png(width: int, height: int, rgba: bytes | bytearray) -> bytes:
     """Encode 8-bit RGBA pixels, row by row from the top, as a PNG file."""
     stride = width * 4
     if len(rgba) != stride * height:
-        raise ValueError(f"expected {stride * height} bytes of RGBA pixels for {width} x {height}, got {len(rgba)}")
+        raise ValueError(
+            f"expected {stride * height} bytes of RGBA pixels for {width} x {height}, got {len(rgba)}"
+        )
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
@@ -32,7 +34,12 @@ def encode_png(width: int, height: int, rgba: bytes | bytearray) -> bytes:
     # Each row starts with its filter type; 0 means "none", the bytes follow as they are.
     rows = b"".join(b"\x00" + bytes(rgba[y * stride : (y + 1) * stride]) for y in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8 bits a channel, colour type 6 = RGBA
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows, 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 class Canvas:

@@ -21,13 +21,15 @@ SECURITY_HEADERS: Mapping[str, str] = {"X-Content-Type-Options": "nosniff"}
 class SecurityHeadersMiddleware:
     """Add fixed headers to every HTTP response that passes through it.
 
-    Set headers here that no route sets itself: they are appended, not merged. (A 500 from the catch-all is sent
-    from outside every middleware, so its handler adds them itself.)
+    Set headers here that no route sets itself: they are appended, not merged. (A 500 from the catch-all is
+    sent from outside every middleware, so its handler adds them itself.)
     """
 
     def __init__(self, app: ASGIApp, headers: Mapping[str, str] = SECURITY_HEADERS) -> None:
         self.app = app
-        self.headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+        self.headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -3,8 +3,9 @@
 
 """The API's OpenAPI document as ChatGPT reads it: rendered to YAML, and checked against the plugin rules.
 
-FastAPI builds the document from the routes and the models, so it cannot drift from the code. This module turns
-that one document into the `openapi.yaml` the manifest points at, and lists what a plugin reviewer would refuse.
+FastAPI builds the document from the routes and the models, so it cannot drift from the code. This module
+turns that one document into the `openapi.yaml` the manifest points at, and lists what a plugin reviewer
+would refuse.
 """
 
 import re
@@ -30,7 +31,9 @@ def render_yaml(spec: Mapping[str, Any]) -> bytes:
     The pure-Python dumper is used on purpose: libyaml's may wrap lines differently, and the stored notebook
     outputs must not depend on whether it is installed.
     """
-    return yaml.dump(dict(spec), Dumper=yaml.SafeDumper, sort_keys=False, allow_unicode=True, width=120).encode()
+    return yaml.dump(
+        dict(spec), Dumper=yaml.SafeDumper, sort_keys=False, allow_unicode=True, width=120
+    ).encode()
 
 
 def plugin_rule_violations(spec: Mapping[str, Any], *, text_limit: int = PLUGIN_TEXT_LIMIT) -> list[str]:
@@ -48,7 +51,9 @@ def plugin_rule_violations(spec: Mapping[str, Any], *, text_limit: int = PLUGIN_
             if not operation_id:
                 problems.append(f"{where}: no operationId; the model calls an operation by it")
             elif not _OPERATION_ID.fullmatch(operation_id):
-                problems.append(f"{where}: operationId {operation_id!r} is not a short camelCase name such as getPrices")
+                problems.append(
+                    f"{where}: operationId {operation_id!r} is not a short camelCase name such as getPrices"
+                )
             elif operation_id in seen:
                 problems.append(f"{where}: operationId {operation_id!r} is also used by {seen[operation_id]}")
             else:
@@ -58,12 +63,15 @@ def plugin_rule_violations(spec: Mapping[str, Any], *, text_limit: int = PLUGIN_
                 if not text.strip():
                     problems.append(f"{where}: no {key}")
                 elif len(text) > text_limit:
-                    problems.append(f"{where}: {key} is {len(text)} characters; at most {text_limit} are allowed")
+                    problems.append(
+                        f"{where}: {key} is {len(text)} characters; at most {text_limit} are allowed"
+                    )
             for parameter in operation.get("parameters", ()):
                 text = parameter.get("description") or ""
                 if len(text) > text_limit:
+                    name = parameter.get("name")
                     problems.append(
-                        f"{where}: parameter {parameter.get('name')!r} description is {len(text)} characters; "
+                        f"{where}: parameter {name!r} description is {len(text)} characters; "
                         f"at most {text_limit} are allowed"
                     )
             if operation.get("x-openai-isConsequential") is not False:

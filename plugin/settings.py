@@ -4,9 +4,9 @@
 """The plugin's settings: one typed, immutable object, read once where the service starts.
 
 The command line calls `Settings.from_env()` and hands the result to `create_app`. Nothing else reads the
-environment, and nothing reads it at import time, so a test or a notebook builds exactly the `Settings` it wants.
-Every value is checked when the object is made: a bad one stops the service at start-up with a message that names
-the setting, its environment variable and what is allowed, instead of failing on the first request.
+environment, and nothing reads it at import time, so a test or a notebook builds exactly the `Settings` it
+wants. Every value is checked when the object is made: a bad one stops the service at start-up with a message
+that names the setting, its environment variable and what is allowed, instead of failing on the first request.
 """
 
 import json
@@ -45,18 +45,26 @@ ENV_VARS: Mapping[str, str] = MappingProxyType(
 
 
 class SettingsError(ValueError):
-    """A setting the plugin cannot use; the message names it, its environment variable, and what is allowed."""
+    """A setting the plugin cannot use; the message names it, its environment variable and what is allowed."""
 
     def __init__(self, setting: str, expected: str, got: object) -> None:
         self.setting = setting
         super().__init__(f"{setting} ({ENV_VARS[setting]}): expected {expected}, got {got!r}")
 
 
-def _check_number(setting: str, value: object, *, low: float, high: float | None = None, integer: bool = False) -> None:
+def _check_number(
+    setting: str, value: object, *, low: float, high: float | None = None, integer: bool = False
+) -> None:
     kind = "an integer" if integer else "a number"
     bounds = f"from {low:g} to {high:g}" if high is not None else f"of at least {low:g}"
     numeric = isinstance(value, int) if integer else isinstance(value, int | float)
-    if isinstance(value, bool) or not numeric or not math.isfinite(value) or value < low or (high is not None and value > high):
+    if (
+        isinstance(value, bool)
+        or not numeric
+        or not math.isfinite(value)
+        or value < low
+        or (high is not None and value > high)
+    ):
         raise SettingsError(setting, f"{kind} {bounds}", value)
 
 
@@ -82,8 +90,12 @@ def _check_url(setting: str, value: object, *, example: str, path_allowed: bool)
 
 
 def _check_tokens(value: object) -> None:
-    if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise SettingsError("verification_tokens", 'a mapping of names to tokens, such as {"openai": "..."}', value)
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise SettingsError(
+            "verification_tokens", 'a mapping of names to tokens, such as {"openai": "..."}', value
+        )
 
 
 @dataclass(frozen=True)
@@ -135,7 +147,8 @@ class Settings:
         if self.api_token is not None and not self.verification_tokens:
             raise SettingsError(
                 "verification_tokens",
-                'the token OpenAI issued for the API token (e.g. {"openai": "..."}) whenever api_token is set',
+                'the token OpenAI issued for the API token (e.g. {"openai": "..."}) '
+                "whenever api_token is set",
                 {},
             )
         if self.cache_dir is not None:

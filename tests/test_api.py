@@ -60,11 +60,15 @@ def test_manifest_is_json_with_every_url_derived_from_the_base_url() -> None:
 
 def test_manifest_defaults_to_localhost_on_the_configured_port() -> None:
     client = TestClient(create_app(Settings(source="sample", port=5003)))
-    assert client.get("/.well-known/ai-plugin.json").json()["api"]["url"] == "http://localhost:5003/openapi.yaml"
+    assert (
+        client.get("/.well-known/ai-plugin.json").json()["api"]["url"] == "http://localhost:5003/openapi.yaml"
+    )
 
 
 def test_an_api_token_makes_the_manifest_declare_service_http_bearer_auth() -> None:
-    settings = Settings(source="sample", api_token="s3cret", verification_tokens={"openai": "issued-by-openai"})
+    settings = Settings(
+        source="sample", api_token="s3cret", verification_tokens={"openai": "issued-by-openai"}
+    )
     manifest = TestClient(create_app(settings)).get("/.well-known/ai-plugin.json").json()
     assert manifest["auth"] == {
         "type": "service_http",
@@ -109,7 +113,11 @@ def test_logo_pixels_decode_to_a_picture_not_a_blank_square(client: TestClient) 
     rows = zlib.decompress(data)
     assert len(rows) == 512 * (1 + 512 * 4)
     assert all(rows[y * 2049] == 0 for y in range(512)), "every row uses filter type 0"
-    pixels = {bytes(rows[y * 2049 + 1 + x * 4 : y * 2049 + 5 + x * 4]) for y in range(0, 512, 8) for x in range(0, 512, 8)}
+    pixels = {
+        bytes(rows[y * 2049 + 1 + x * 4 : y * 2049 + 5 + x * 4])
+        for y in range(0, 512, 8)
+        for x in range(0, 512, 8)
+    }
     assert b"\x00\x00\x00\x00" in pixels, "the rounded corners are transparent"
     assert len(pixels) > 10, "the logo has several colours"
 
@@ -118,7 +126,7 @@ def test_legal_page_says_informational_delayed_and_yahoo_terms(client: TestClien
     answer = client.get("/legal")
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "text/html; charset=utf-8"
-    text = answer.text.lower()
+    text = " ".join(answer.text.lower().split())
     assert "not investment" in text and "delayed" in text and "yahoo's terms" in text
     assert "mailto:support@example.com" in text
 
@@ -232,7 +240,10 @@ def test_a_slow_source_turns_into_upstream_unavailable_within_the_deadline() -> 
     assert answer.status_code == 503
     details = answer.json()["error"]["details"]
     assert [d["rule"] for d in details] == ["upstream_unavailable", "invalid_symbol"]
-    assert details[0]["message"] == "No price for 'AAPL': the price source did not answer within 0.05 s; try again shortly."
+    assert (
+        details[0]["message"]
+        == "No price for 'AAPL': the price source did not answer within 0.05 s; try again shortly."
+    )
 
 
 def test_a_late_upstream_still_gets_the_last_good_quote_served_stale() -> None:
@@ -287,14 +298,18 @@ def test_no_middleware_is_a_base_http_middleware() -> None:
     app = create_app(SAMPLE)
     assert app.user_middleware, "the app has middleware (CORS, security headers)"
     for middleware in app.user_middleware:
-        assert not issubclass(middleware.cls, BaseHTTPMiddleware), f"{middleware.cls.__name__} is BaseHTTPMiddleware"
+        assert not issubclass(middleware.cls, BaseHTTPMiddleware), (
+            f"{middleware.cls.__name__} is BaseHTTPMiddleware"
+        )
 
 
 def test_every_api_route_is_async() -> None:
     app = create_app(SAMPLE)
     endpoints = [route.endpoint for route in app.routes if hasattr(route, "endpoint")]
     assert endpoints
-    assert all(asyncio.iscoroutinefunction(endpoint) for endpoint in endpoints if endpoint.__module__ == "plugin.app")
+    assert all(
+        asyncio.iscoroutinefunction(endpoint) for endpoint in endpoints if endpoint.__module__ == "plugin.app"
+    )
 
 
 # --- the response contract, as functions ---------------------------------------------------------------------
@@ -352,10 +367,14 @@ def test_a_rendered_answer_is_reused_only_for_the_very_same_result_objects() -> 
     equal_copy = apple.model_copy()
     assert rendered.get(("AAPL",), (apple,), render("first")) == b"first"
     assert rendered.get(("AAPL",), (apple,), render("second")) == b"first", "same objects: reused"
-    assert rendered.get(("AAPL",), (equal_copy,), render("third")) == b"third", "an equal but new object: rendered"
+    assert rendered.get(("AAPL",), (equal_copy,), render("third")) == b"third", (
+        "an equal but new object: rendered"
+    )
     rendered.get(("MSFT",), (), render("msft"))
     rendered.get(("BTC-USD",), (), render("btc"))
-    assert rendered.get(("AAPL",), (equal_copy,), render("fourth")) == b"fourth", "the oldest answer was dropped"
+    assert rendered.get(("AAPL",), (equal_copy,), render("fourth")) == b"fourth", (
+        "the oldest answer was dropped"
+    )
     assert calls == ["first", "third", "msft", "btc", "fourth"]
 
 
@@ -366,7 +385,9 @@ def test_a_repeated_request_reuses_its_rendered_answer_until_the_cache_refreshes
 
     renders = []
     original = plugin.app._prices_json
-    monkeypatch.setattr(plugin.app, "_prices_json", lambda found, errors: renders.append(1) or original(found, errors))
+    monkeypatch.setattr(
+        plugin.app, "_prices_json", lambda found, errors: renders.append(1) or original(found, errors)
+    )
     now = [0.0]
     client = TestClient(create_app(SAMPLE, source=CachedSource(SampleSource(), ttl=30, clock=lambda: now[0])))
     first = client.get("/get_prices?tickers=AAPL,BTC-USD").content

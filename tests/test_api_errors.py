@@ -47,7 +47,9 @@ class DownSource:
             if self.code == "rate_limited"
             else "Yahoo Finance cannot be reached (DNS lookup failed). Try again shortly."
         )
-        return {s: QuoteError(symbol=s, code=self.code, message=f"No price for {s!r}: {message}") for s in symbols}
+        return {
+            s: QuoteError(symbol=s, code=self.code, message=f"No price for {s!r}: {message}") for s in symbols
+        }
 
     async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
         return self._errors(symbols)
@@ -176,7 +178,12 @@ class BrokenSource:
             'body: is not valid JSON (Expecting \',\' delimiter); expected a JSON object such as {"tickers": ["AAPL", "BTC-USD"]}',
         ),
         (
-            {"method": "POST", "url": "/get_prices", "content": b"AAPL", "headers": {"content-type": "text/plain"}},
+            {
+                "method": "POST",
+                "url": "/get_prices",
+                "content": b"AAPL",
+                "headers": {"content-type": "text/plain"},
+            },
             "body",
             "type",
             "body: is not JSON (send a JSON object with Content-Type: application/json); "
@@ -221,7 +228,10 @@ def test_a_malformed_request_is_a_422_naming_the_field_and_the_rule(
 
 def test_several_problems_are_all_listed(client: TestClient) -> None:
     error = error_of(client.post("/get_prices", json={"tickers": [1, "AAPL", None]}), 422)
-    assert [(d["field"], d["rule"]) for d in error["details"]] == [("tickers[0]", "type"), ("tickers[2]", "type")]
+    assert [(d["field"], d["rule"]) for d in error["details"]] == [
+        ("tickers[0]", "type"),
+        ("tickers[2]", "type"),
+    ]
     assert error["message"].endswith("(and 1 more problem, listed in details)")
 
 
@@ -238,11 +248,15 @@ def test_the_symbol_limit_counts_symbols_before_deduplication(client: TestClient
 # --- 404 and 405 ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/get_price", "/stock_price/AAPL", "/v1/quotes", "/static-offline-docs/nope.js"])
+@pytest.mark.parametrize(
+    "path", ["/get_price", "/stock_price/AAPL", "/v1/quotes", "/static-offline-docs/nope.js"]
+)
 def test_an_unknown_path_is_a_404_listing_the_operations_that_exist(client: TestClient, path: str) -> None:
     error = error_of(client.get(path), 404)
     assert error["code"] == "not_found"
-    assert error["message"].startswith(f"There is no GET {path}. This API has GET /get_prices, POST /get_prices, ")
+    assert error["message"].startswith(
+        f"There is no GET {path}. This API has GET /get_prices, POST /get_prices, "
+    )
     assert error["message"].endswith("its OpenAPI spec is at /openapi.yaml.")
     assert [(o["method"], o["path"], o["operation_id"]) for o in error["operations"]] == [
         ("GET", "/get_prices", "getPrices"),
@@ -263,7 +277,9 @@ def test_a_wrong_method_is_a_405_naming_every_allowed_method(client: TestClient)
 
 def test_a_post_to_a_get_only_route_is_a_405(client: TestClient) -> None:
     answer = client.post("/get_fundamentals", json={"tickers": ["AAPL"]})
-    assert error_of(answer, 405)["message"].startswith("/get_fundamentals does not answer POST; it answers GET.")
+    assert error_of(answer, 405)["message"].startswith(
+        "/get_fundamentals does not answer POST; it answers GET."
+    )
     assert answer.headers["allow"] == "GET"
 
 
@@ -305,7 +321,9 @@ def test_a_source_that_raises_is_a_503_not_a_500(caplog: pytest.LogCaptureFixtur
     answer = client.get("/get_prices", params={"tickers": "AAPL"})
     error = error_of(answer, 503)
     assert "secret internal detail" not in answer.text
-    assert error["details"][0]["message"] == "No price for 'AAPL': the price source failed; try again shortly."
+    assert (
+        error["details"][0]["message"] == "No price for 'AAPL': the price source failed; try again shortly."
+    )
     assert "secret internal detail" in caplog.text, "the cause is logged on the server"
 
 
@@ -380,7 +398,11 @@ def test_other_http_errors_keep_their_status_and_get_the_same_body() -> None:
 
     client = TestClient(app)
     answer = client.get("/private")
-    assert error_of(answer, 401) == {"code": "unauthorized", "message": "a bearer token is required", "details": []}
+    assert error_of(answer, 401) == {
+        "code": "unauthorized",
+        "message": "a bearer token is required",
+        "details": [],
+    }
     assert answer.headers["www-authenticate"] == "Bearer"
     assert error_of(client.get("/busy"), 429) == {
         "code": "rate_limited",

@@ -17,11 +17,17 @@ def client() -> TestClient:
 def preflight(client: TestClient, origin: str, method: str = "GET", headers: str = "content-type"):  # noqa: ANN201
     return client.options(
         "/get_prices",
-        headers={"Origin": origin, "Access-Control-Request-Method": method, "Access-Control-Request-Headers": headers},
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": headers,
+        },
     )
 
 
-@pytest.mark.parametrize("origin", ["https://chat.openai.com", "https://chatgpt.com", "http://localhost:3000"])
+@pytest.mark.parametrize(
+    "origin", ["https://chat.openai.com", "https://chatgpt.com", "http://localhost:3000"]
+)
 def test_a_preflight_from_an_allowed_origin_is_accepted(client: TestClient, origin: str) -> None:
     answer = preflight(client, origin, "POST", "content-type,authorization,openai-conversation-id")
     assert answer.status_code == 200
@@ -31,7 +37,9 @@ def test_a_preflight_from_an_allowed_origin_is_accepted(client: TestClient, orig
     assert "access-control-allow-credentials" not in answer.headers
 
 
-@pytest.mark.parametrize("origin", ["https://evil.example", "https://chatgpt.com.evil.example", "http://chatgpt.com"])
+@pytest.mark.parametrize(
+    "origin", ["https://evil.example", "https://chatgpt.com.evil.example", "http://chatgpt.com"]
+)
 def test_a_preflight_from_a_foreign_origin_is_refused(client: TestClient, origin: str) -> None:
     answer = preflight(client, origin)
     assert answer.status_code == 400

@@ -47,7 +47,9 @@ def test_the_docs_page_references_only_local_assets(client: TestClient, page: st
     urls = assets_of(answer.text)
     assert urls, "the page loads its scripts and styles"
     assert all(url.startswith("/") and not url.startswith("//") for url in urls), urls
-    assert not re.search(r"https?://|//cdn|fonts\.googleapis", answer.text), "no absolute URL anywhere on the page"
+    assert not re.search(r"https?://|//cdn|fonts\.googleapis", answer.text), (
+        "no absolute URL anywhere on the page"
+    )
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])

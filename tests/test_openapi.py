@@ -12,8 +12,11 @@ from plugin.app import create_app
 from plugin.openapi import PLUGIN_TEXT_LIMIT, plugin_rule_violations, render_yaml
 from plugin.settings import Settings
 
-OPERATIONS = {("get", "/get_prices"): "getPrices", ("post", "/get_prices"): "postPrices",
-              ("get", "/get_fundamentals"): "getFundamentals"}
+OPERATIONS = {
+    ("get", "/get_prices"): "getPrices",
+    ("post", "/get_prices"): "postPrices",
+    ("get", "/get_fundamentals"): "getFundamentals",
+}
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +68,11 @@ def test_every_operation_obeys_the_plugin_rules(spec: dict) -> None:
 def test_responses_are_typed_with_the_models(spec: dict) -> None:
     ops = operations(spec)
     ref = "#/components/schemas/"
-    for key, model in [(("get", "/get_prices"), "PricesResponse"), (("post", "/get_prices"), "PricesResponse"),
-                       (("get", "/get_fundamentals"), "FundamentalsResponse")]:
+    for key, model in [
+        (("get", "/get_prices"), "PricesResponse"),
+        (("post", "/get_prices"), "PricesResponse"),
+        (("get", "/get_fundamentals"), "FundamentalsResponse"),
+    ]:
         responses = ops[key]["responses"]
         assert responses["200"]["content"]["application/json"]["schema"] == {"$ref": ref + model}
         assert responses["422"]["content"]["application/json"]["schema"] == {"$ref": ref + "ErrorResponse"}
@@ -90,7 +96,12 @@ def test_the_post_body_and_the_query_parameter_are_typed(spec: dict) -> None:
     assert tickers["items"]["type"] == "string" and tickers["items"]["minLength"] == 1
     assert request["required"] == ["tickers"]
     [query] = operations(spec)[("get", "/get_prices")]["parameters"]
-    assert (query["name"], query["in"], query["required"], query["schema"]["type"]) == ("tickers", "query", True, "string")
+    assert (query["name"], query["in"], query["required"], query["schema"]["type"]) == (
+        "tickers",
+        "query",
+        True,
+        "string",
+    )
     [seed_form] = post["parameters"]
     assert seed_form["deprecated"] is True and seed_form["required"] is False
 
@@ -130,8 +141,13 @@ def test_the_rule_checker_flags_the_seeds_spec() -> None:
 
 
 def test_the_rule_checker_counts_characters_and_finds_duplicate_ids() -> None:
-    op = {"operationId": "getPrices", "summary": "s" * 201, "description": "ok", "x-openai-isConsequential": False,
-          "parameters": [{"name": "tickers", "description": "d" * 250}]}
+    op = {
+        "operationId": "getPrices",
+        "summary": "s" * 201,
+        "description": "ok",
+        "x-openai-isConsequential": False,
+        "parameters": [{"name": "tickers", "description": "d" * 250}],
+    }
     spec = {"servers": [{"url": "https://x.example"}], "paths": {"/a": {"get": op}, "/b": {"get": dict(op)}}}
     assert plugin_rule_violations(spec) == [
         "GET /a: summary is 201 characters; at most 200 are allowed",

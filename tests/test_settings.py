@@ -12,7 +12,12 @@ from plugin.settings import CHATGPT_ORIGINS, ENV_VARS, Settings, SettingsError
 
 def test_the_defaults_serve_localhost_with_live_prices() -> None:
     settings = Settings()
-    assert (settings.source, settings.host, settings.port, settings.max_symbols) == ("auto", "127.0.0.1", 8000, 25)
+    assert (settings.source, settings.host, settings.port, settings.max_symbols) == (
+        "auto",
+        "127.0.0.1",
+        8000,
+        25,
+    )
     assert settings.public_base_url == "http://localhost:8000"
     assert settings.allowed_origins == CHATGPT_ORIGINS == ("https://chat.openai.com", "https://chatgpt.com")
 
@@ -76,12 +81,24 @@ def test_unset_or_empty_variables_keep_the_defaults() -> None:
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({"PRICE_SOURCE": "bloomberg"}, "source (PRICE_SOURCE): expected one of yahoo, sample, auto, got 'bloomberg'"),
+        (
+            {"PRICE_SOURCE": "bloomberg"},
+            "source (PRICE_SOURCE): expected one of yahoo, sample, auto, got 'bloomberg'",
+        ),
         ({"PLUGIN_PORT": "eighty"}, "port (PLUGIN_PORT): expected an integer, got 'eighty'"),
         ({"PLUGIN_PORT": "70000"}, "port (PLUGIN_PORT): expected an integer from 1 to 65535, got 70000"),
-        ({"PLUGIN_CACHE_TTL": "-1"}, "cache_ttl (PLUGIN_CACHE_TTL): expected a number of at least 0, got -1.0"),
-        ({"PLUGIN_CACHE_TTL": "nan"}, "cache_ttl (PLUGIN_CACHE_TTL): expected a number of at least 0, got nan"),
-        ({"PLUGIN_MAX_SYMBOLS": "0"}, "max_symbols (PLUGIN_MAX_SYMBOLS): expected an integer of at least 1, got 0"),
+        (
+            {"PLUGIN_CACHE_TTL": "-1"},
+            "cache_ttl (PLUGIN_CACHE_TTL): expected a number of at least 0, got -1.0",
+        ),
+        (
+            {"PLUGIN_CACHE_TTL": "nan"},
+            "cache_ttl (PLUGIN_CACHE_TTL): expected a number of at least 0, got nan",
+        ),
+        (
+            {"PLUGIN_MAX_SYMBOLS": "0"},
+            "max_symbols (PLUGIN_MAX_SYMBOLS): expected an integer of at least 1, got 0",
+        ),
         (
             {"PLUGIN_BASE_URL": "prices.example.com"},
             "base_url (PLUGIN_BASE_URL): expected an http or https URL such as https://prices.example.com "
@@ -99,7 +116,7 @@ def test_unset_or_empty_variables_keep_the_defaults() -> None:
         ),
         (
             {"PLUGIN_API_TOKEN": "s3cret"},
-            'verification_tokens (PLUGIN_VERIFICATION_TOKENS): expected the token OpenAI issued for the API token '
+            "verification_tokens (PLUGIN_VERIFICATION_TOKENS): expected the token OpenAI issued for the API token "
             '(e.g. {"openai": "..."}) whenever api_token is set, got {}',
         ),
     ],
@@ -111,7 +128,9 @@ def test_a_bad_value_names_the_setting_its_variable_and_what_is_allowed(environ:
 
 
 def test_values_are_checked_when_built_in_code_too() -> None:
-    with pytest.raises(SettingsError, match=r"^request_deadline \(PLUGIN_REQUEST_DEADLINE\): expected a number"):
+    with pytest.raises(
+        SettingsError, match=r"^request_deadline \(PLUGIN_REQUEST_DEADLINE\): expected a number"
+    ):
         Settings(request_deadline=0)
     with pytest.raises(SettingsError, match="not one string"):
         Settings(cors_origins="https://example.com")  # type: ignore[arg-type]
