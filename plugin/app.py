@@ -34,6 +34,7 @@ from plugin.cache import CachedSource
 from plugin.errors import ApiError, ErrorDetail, ErrorResponse, error_response, install_error_handlers
 from plugin.logo import logo_png
 from plugin.manifest import ServiceHttpAuth, build_manifest, manifest_json
+from plugin.mcp import mount_mcp
 from plugin.middleware import SecurityHeadersMiddleware
 from plugin.openapi import YAML_MEDIA_TYPE, render_yaml
 from plugin.quotes import Fundamentals, Quote, QuoteError
@@ -499,7 +500,8 @@ def create_app(settings: Settings | None = None, *, source: PriceSource | None =
 
     `source` replaces the price source (tests and benchmarks inject their own); otherwise it is the one
     `settings.source` names, given `settings.request_deadline` by a `DeadlineSource`, behind a `CachedSource`.
-    It is kept in `app.state.source`, next to `app.state.settings`.
+    It is kept in `app.state.source`, next to `app.state.settings`. The same source also answers the MCP tools
+    at `/mcp` (`plugin.mcp`, notebook 06), which run while the app's lifespan does.
     """
     settings = settings if settings is not None else Settings()
     if source is None:
@@ -526,6 +528,13 @@ def create_app(settings: Settings | None = None, *, source: PriceSource | None =
     )
     add_plugin_routes(app, settings)
     add_price_routes(app, settings, source)
+    mount_mcp(
+        app,
+        source,
+        base_url=settings.public_base_url,
+        max_symbols=settings.max_symbols,
+        deadline=settings.request_deadline,
+    )
     _operations_first(app)
     return app
 

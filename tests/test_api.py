@@ -221,6 +221,26 @@ def test_without_an_injected_source_the_app_caches_the_configured_one() -> None:
     assert app.state.source.upstream_calls == 1
 
 
+def test_the_app_serves_the_same_source_over_mcp_outside_the_spec() -> None:
+    source = CountingSource()
+    app = create_app(Settings(source="sample", base_url="https://prices.example.com"), source=source)
+    assert app.state.mcp is not None
+    assert [route.path for route in app.routes if route.path == "/mcp"] == ["/mcp"]
+    assert "/mcp" not in app.openapi()["paths"]
+    with TestClient(app, base_url="https://prices.example.com") as client:
+        headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+        call = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "get_prices", "arguments": {"tickers": ["AAPL"]}},
+        }
+        answer = client.post("/mcp", headers=headers, json=call)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["result"]["structuredContent"]["quotes"][0]["price"] == 169.595
+    assert source.calls == [["AAPL"]]
+
+
 def test_max_symbols_comes_from_the_settings() -> None:
     client = TestClient(create_app(Settings(source="sample", max_symbols=2)))
     assert client.get("/get_prices?tickers=AAPL,MSFT").status_code == 200
