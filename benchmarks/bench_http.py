@@ -62,7 +62,9 @@ def _servers(cpu: int | None):  # noqa: ANN202
         running = {}
         for name, command in SERVERS.items():
             port = free_port()
-            running[name] = stack.enter_context(server_process(command(port), port=port, ready_path=PATH, cpu=cpu))
+            running[name] = stack.enter_context(
+                server_process(command(port), port=port, ready_path=PATH, cpu=cpu)
+            )
         yield running
 
 
@@ -70,7 +72,9 @@ def _check_all(running: dict, *, total: int, connections: int) -> dict[str, Load
     """Every server answers every request of a short Python load with 200 and the right quotes."""
     check = prices_check(SYMBOLS)
     return {
-        name: python_load(server.base_url + PATH, connections=connections, duration=None, total=total, check=check)
+        name: python_load(
+            server.base_url + PATH, connections=connections, duration=None, total=total, check=check
+        )
         for name, server in running.items()
     }
 
@@ -87,9 +91,13 @@ def measure(*, rounds: int = 2, duration: float = 5.0, connections: int = 32) ->
         for _ in range(rounds):
             for name, server in running.items():
                 with pinned(load_cpu):
-                    result = run_load(server.base_url + PATH, connections=connections, duration=duration, cpu=load_cpu)
+                    result = run_load(
+                        server.base_url + PATH, connections=connections, duration=duration, cpu=load_cpu
+                    )
                 if result.errors:
-                    raise RuntimeError(f"{name}: {result.errors} failed requests under load\n{server.log_text()}")
+                    raise RuntimeError(
+                        f"{name}: {result.errors} failed requests under load\n{server.log_text()}"
+                    )
                 results[name].append(result)
     best = {
         name: LoadResult(
@@ -102,7 +110,9 @@ def measure(*, rounds: int = 2, duration: float = 5.0, connections: int = 32) ->
         )
         for name, runs in results.items()
     }
-    return HttpResults(best=best, rounds=rounds, tool=best["plugin"].tool, connections=connections, duration=duration)
+    return HttpResults(
+        best=best, rounds=rounds, tool=best["plugin"].tool, connections=connections, duration=duration
+    )
 
 
 def figures(results: HttpResults) -> list[Figure]:

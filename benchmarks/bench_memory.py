@@ -68,7 +68,9 @@ class FakeUpstream:
 
         self.calls += len(symbols)
         return {
-            s: QuoteError(symbol=s, code="unknown_symbol", message=f"{s}: no fundamentals in the fake upstream")
+            s: QuoteError(
+                symbol=s, code="unknown_symbol", message=f"{s}: no fundamentals in the fake upstream"
+            )
             for s in symbols
         }
 
@@ -187,7 +189,9 @@ async def _drive(
     )
 
 
-def measure_here(*, requests: int = 200_000, symbols: int = 5_000, baseline_requests: int = 1_000) -> MemoryResults:
+def measure_here(
+    *, requests: int = 200_000, symbols: int = 5_000, baseline_requests: int = 1_000
+) -> MemoryResults:
     """Run the measurement in this process (use `measure` for a clean one)."""
     import uvloop
 
@@ -240,7 +244,14 @@ def smoke() -> None:
     import uvloop
 
     results = uvloop.run(
-        _drive(requests=3_000, symbols=600, baseline_requests=1_000, concurrency=32, check_every=1, max_entries=100)
+        _drive(
+            requests=3_000,
+            symbols=600,
+            baseline_requests=1_000,
+            concurrency=32,
+            check_every=1,
+            max_entries=100,
+        )
     )
     assert results.upstream_calls == results.cache_upstream_calls, results
     # Never more than one upstream call per request; every symbol asked for was fetched at least once; and with

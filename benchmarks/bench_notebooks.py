@@ -14,7 +14,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -28,6 +30,7 @@ __all__ = ["LIMIT_SECONDS", "NOTEBOOKS", "figures", "measure", "one_cell_noteboo
 
 NOTEBOOKS = ROOT / "notebooks"
 LIMIT_SECONDS = 5.0
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def one_cell_notebook(folder: Path) -> Path:
@@ -42,8 +45,12 @@ def one_cell_notebook(folder: Path) -> Path:
     return path
 
 
+class NotebookFailed(RuntimeError):
+    """`pytest --nbval` did not pass: a cell raised, or its output differs from the stored one."""
+
+
 def time_nbval(path: Path, *, timeout: float = 60.0) -> float:
-    """Seconds for `pytest --nbval --nbval-current-env PATH` to pass (raises if it fails)."""
+    """Seconds for `pytest --nbval --nbval-current-env PATH` to pass; raises NotebookFailed if it does not."""
     started = time.perf_counter()
     done = subprocess.run(
         [PYTHON, "-m", "pytest", "--nbval", "--nbval-current-env", "-q", "-p", "no:cacheprovider", str(path)],
@@ -56,31 +63,55 @@ def time_nbval(path: Path, *, timeout: float = 60.0) -> float:
     )
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
-        raise RuntimeError(f"pytest --nbval {path.name} failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
+        failed = [_ANSI.sub("", line) for line in done.stdout.splitlines() if line.startswith("FAILED")]
+        first = failed[0].removeprefix("FAILED ") if failed else done.stdout[-300:]
+        raise NotebookFailed(f"{len(failed)} cells failed under nbval, first: {first}")
     return elapsed
 
 
-def measure() -> tuple[float, dict[str, float]]:
-    """(one-cell baseline, {notebook name: seconds}) for every notebook in notebooks/."""
+def measure() -> tuple[float, dict[str, float | str]]:
+    """(one-cell baseline, {notebook name: seconds, or why it failed}) for every notebook in notebooks/."""
     with tempfile.TemporaryDirectory(prefix="bench-nb-") as tmp:
         baseline_nb = one_cell_notebook(Path(tmp))
         time_nbval(baseline_nb)
         baseline = time_nbval(baseline_nb)
-    return baseline, {path.name: time_nbval(path) for path in sorted(NOTEBOOKS.glob("*.ipynb"))}
+    timings: dict[str, float | str] = {}
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        try:
+            timings[path.name] = time_nbval(path)
+        except NotebookFailed as exc:  # time the others; a failing notebook is reported, not hidden
+            timings[path.name] = str(exc)
+    return baseline, timings
 
 
-def figures(baseline: float, timings: dict[str, float]) -> list[Figure]:
-    return [
-        figure(
-            f"`pytest --nbval` {name}",
-            seconds,
-            baseline,
-            unit="s",
-            baseline_name="one-cell notebook",
-            judge=lambda value, _: (f"report; <= {LIMIT_SECONDS:g} s", value <= LIMIT_SECONDS),
+def figures(baseline: float, timings: dict[str, float | str]) -> list[Figure]:
+    rows = []
+    for name, seconds in timings.items():
+        if isinstance(seconds, str):
+            rows.append(
+                Figure(
+                    f"`pytest --nbval` {name}",
+                    math.nan,
+                    baseline,
+                    "s",
+                    "one-cell notebook",
+                    f"report; <= {LIMIT_SECONDS:g} s",
+                    False,
+                    f"not timed: {seconds}",
+                )
+            )
+            continue
+        rows.append(
+            figure(
+                f"`pytest --nbval` {name}",
+                seconds,
+                baseline,
+                unit="s",
+                baseline_name="one-cell notebook",
+                judge=lambda value, _: (f"report; <= {LIMIT_SECONDS:g} s", value <= LIMIT_SECONDS),
+            )
         )
-        for name, seconds in timings.items()
-    ]
+    return rows
 
 
 def smoke() -> None:

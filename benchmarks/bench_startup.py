@@ -86,12 +86,14 @@ def figures(results: StartupResults) -> list[Figure]:
         plugin,
         baseline,
         unit="s",
-        baseline_name='`import fastapi, uvicorn`',
+        baseline_name="`import fastapi, uvicorn`",
         judge=at_most(3.0),
         note=f"median of {len(results.plugin)}; heavy modules imported: {', '.join(results.heavy) or 'none'}",
     )
     # The target has two parts: the ratio, and no yfinance.
-    return [replace(row, target=row.target + ", no yfinance", met=row.met and "yfinance" not in results.heavy)]
+    return [
+        replace(row, target=row.target + ", no yfinance", met=row.met and "yfinance" not in results.heavy)
+    ]
 
 
 def smoke() -> None:

@@ -47,7 +47,13 @@ ROOT = BENCH_DIR.parent
 PYTHON = sys.executable
 
 #: The uvicorn settings of `python -m plugin serve`, which every baseline server uses too.
-UVICORN_SETTINGS = {"loop": "uvloop", "http": "httptools", "log_level": "warning", "access_log": False, "workers": 1}
+UVICORN_SETTINGS = {
+    "loop": "uvloop",
+    "http": "httptools",
+    "log_level": "warning",
+    "access_log": False,
+    "workers": 1,
+}
 
 
 class ServerStartError(RuntimeError):
@@ -102,7 +108,9 @@ class ServerProcess:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
-def wait_for_200(url: str, process: subprocess.Popen[bytes], *, timeout: float = 20.0, poll: float = 0.01) -> float:
+def wait_for_200(
+    url: str, process: subprocess.Popen[bytes], *, timeout: float = 20.0, poll: float = 0.01
+) -> float:
     """Poll `url` every `poll` seconds until it answers 200; return the time waited. Fails fast if the process dies."""
     start = time.perf_counter()
     deadline = start + timeout
@@ -181,7 +189,9 @@ def server_process(
                     wait_for_200(server.base_url + ready_path, process, timeout=timeout)
                     server.ready_after = time.perf_counter() - started
                 except ServerStartError as exc:
-                    raise ServerStartError(f"{exc}\n--- {' '.join(command)} said:\n{server.log_text()}") from None
+                    raise ServerStartError(
+                        f"{exc}\n--- {' '.join(command)} said:\n{server.log_text()}"
+                    ) from None
             yield server
         finally:
             _stop(process)

@@ -63,6 +63,8 @@ def figure(
 
 
 def _number(value: float, unit: str) -> str:
+    if math.isnan(value):
+        return "failed"
     if unit == "ms":
         return f"{value:.2f} ms"
     if unit == "s":
@@ -87,6 +89,6 @@ def markdown_table(figures: Sequence[Figure]) -> str:
     for f in figures:
         rows.append(
             f"| {f.name} | {_number(f.value, f.unit)} | {f.baseline_name}: {_number(f.baseline, f.unit)} "
-            f"| {f.ratio:.2f}x | {f.target} | {_verdict(f.met)} |"
+            f"| {'-' if math.isnan(f.ratio) else f'{f.ratio:.2f}x'} | {f.target} | {_verdict(f.met)} |"
         )
     return "\n".join(rows)

@@ -45,7 +45,9 @@ def _prices_module():  # noqa: ANN202 - a module, or None
 def _prices_figures() -> list[Figure]:
     prices = _prices_module()
     if prices is None:
-        raise RuntimeError("benchmarks/bench_prices.py is not there yet: no upstream-call or cold-batch figures")
+        raise RuntimeError(
+            "benchmarks/bench_prices.py is not there yet: no upstream-call or cold-batch figures"
+        )
     return prices_figures(prices)
 
 
