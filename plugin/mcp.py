@@ -64,6 +64,10 @@ INSTRUCTIONS = (
 )
 
 
+READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=True)
+"""Both tools only read, from the open world (Yahoo Finance): a client may call them without asking the user."""
+DEADLINE = 10.0
+"""Seconds a tool call waits for the price source, as the REST API does (`Settings.request_deadline`)."""
 PRICES_TOOL = (
     "Latest price, change since the previous close, currency and time of stocks, ETFs, indices, currency pairs "
     "and crypto, by Yahoo Finance symbol. One call takes many symbols."
@@ -72,10 +76,6 @@ FUNDAMENTALS_TOOL = (
     "Valuation figures by Yahoo Finance symbol: trailing and forward P/E, market cap, 52-week low and high, "
     "dividend yield."
 )
-READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=True)
-"""Both tools only read, from the open world (Yahoo Finance): a client may call them without asking the user."""
-DEADLINE = 10.0
-"""Seconds a tool call waits for the price source, as the REST API does (`Settings.request_deadline`)."""
 
 
 def _split_commas(value: Any) -> Any:

@@ -58,14 +58,8 @@ def text_of(result: CallToolResult) -> str:
 
 
 def app_with_mcp(settings: Settings) -> FastAPI:
-    """The plugin's app serving MCP at /mcp.
-
-    `create_app` mounts it itself once notebook 03 calls `mount_mcp`; until then the test mounts it the same way.
-    """
-    app = create_app(settings, source=SampleSource())
-    if not hasattr(app.state, "mcp"):
-        mount_mcp(app, app.state.source, base_url=settings.public_base_url, max_symbols=settings.max_symbols)
-    return app
+    """The plugin's app, with the sample prices: `create_app` serves MCP at /mcp itself."""
+    return create_app(settings, source=SampleSource())
 
 
 # -- the tools as a client sees them ---------------------------------------------------------------------------
@@ -312,6 +306,16 @@ def test_the_apps_own_lifespan_still_runs_around_mcp() -> None:
     with TestClient(app, base_url=LOCAL) as client:
         assert client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE).status_code == 200
     assert events == ["app startup", "app shutdown"]
+
+
+async def test_the_apps_mcp_server_follows_the_settings_limit() -> None:
+    app = app_with_mcp(Settings(source="sample", max_symbols=3))
+    async with Client(app.state.mcp) as client:
+        tools = (await client.list_tools()).tools
+        refused = await client.call_tool("get_prices", {"tickers": ["AAPL", "MSFT", "NVDA", "TSLA"]})
+    assert {tool.input_schema["properties"]["tickers"]["maxItems"] for tool in tools} == {3}
+    assert refused.is_error is True
+    assert "more than the 3 allowed" in text_of(refused)
 
 
 def test_mounting_twice_is_an_error_and_the_route_stays_out_of_the_spec() -> None:
