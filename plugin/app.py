@@ -15,9 +15,10 @@ import asyncio
 import html
 import json
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Body, FastAPI, Query, Request
@@ -27,7 +28,9 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field, StringConstraints, TypeAdapter, ValidationError, create_model
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
+from starlette.types import Scope
 
 from plugin import __version__
 from plugin.cache import CachedSource
@@ -56,6 +59,7 @@ __all__ = [
     "legal_html",
     "nothing_served",
     "plan_symbols",
+    "request_base_url",
 ]
 
 logger = logging.getLogger(__name__)
@@ -189,29 +193,78 @@ MIT license; its authors are not liable for any loss arising from its use.</li>
 """
 
 
+#: The hosts a request may name to get links back to itself when no base URL is configured: this machine only.
+_LOOPBACK_HOST = re.compile(r"(localhost|127\.0\.0\.1|\[::1\])(?::([0-9]{1,5}))?", re.IGNORECASE)
+#: How many base URLs the rendered manifest and spec are kept for (a few loopback spellings and ports).
+_BASES_KEPT = 8
+
+
+def request_base_url(settings: Settings, scope: Scope) -> str:
+    """The base URL that the manifest and the spec served to this request start with.
+
+    A configured `settings.base_url` always wins: that is production. Without one, a request that reached the
+    server as `localhost`, `127.0.0.1` or `[::1]` (any port) gets its own scheme and host back, so a server on
+    port 0, or `/docs` opened at `http://127.0.0.1:PORT`, links to where it really is. Any other Host header gets
+    `settings.public_base_url`: a client must never be able to write a host of its choosing into a manifest.
+    """
+    if settings.base_url is None and scope.get("scheme") in ("http", "https"):
+        match = _LOOPBACK_HOST.fullmatch(Headers(scope=scope).get("host", ""))
+        if match is not None:
+            name, port = match[1].lower(), match[2]
+            if port is None:
+                return f"{scope['scheme']}://{name}"
+            if 0 < int(port) <= 65535:
+                return f"{scope['scheme']}://{name}:{int(port)}"
+    return settings.public_base_url
+
+
 def add_plugin_routes(app: FastAPI, settings: Settings) -> None:
-    """Serve what ChatGPT fetches when installing the plugin: the manifest, spec, logo and legal page."""
+    """Serve what ChatGPT fetches when installing the plugin: the manifest, spec, logo and legal page.
+
+    The manifest and both renderings of the spec (`/openapi.yaml` for ChatGPT, `/openapi.json` for `/docs`)
+    carry the base URL `request_base_url` gives each request, rendered once per base URL.
+    """
     auth = None
     if settings.api_token is not None:
         auth = ServiceHttpAuth(
             authorization_type="bearer", verification_tokens=dict(settings.verification_tokens)
         )
-    manifest = build_manifest(settings.public_base_url, auth=auth)
-    manifest_body = json.dumps(manifest_json(manifest)).encode()
-    legal_body = legal_html(manifest.contact_email)
+    legal_body = legal_html(build_manifest(settings.public_base_url, auth=auth).contact_email)
     logo = logo_png()
 
-    @cache
-    def spec_yaml() -> bytes:  # built on first use: by then every route has been added
-        return render_yaml(app.openapi())
+    @lru_cache(maxsize=_BASES_KEPT)
+    def manifest_body(base: str) -> bytes:
+        return json.dumps(manifest_json(build_manifest(base, auth=auth))).encode()
+
+    @lru_cache(maxsize=_BASES_KEPT)
+    def spec(base: str) -> dict[str, Any]:  # built on first use: by then every route has been added
+        return {**app.openapi(), "servers": [{"url": base}]}
+
+    @lru_cache(maxsize=_BASES_KEPT)
+    def spec_yaml(base: str) -> bytes:
+        return render_yaml(spec(base))
+
+    @lru_cache(maxsize=_BASES_KEPT)
+    def spec_json(base: str) -> bytes:
+        return json.dumps(spec(base)).encode()
 
     @app.get("/.well-known/ai-plugin.json", include_in_schema=False)
-    async def plugin_manifest() -> Response:
-        return Response(manifest_body, media_type="application/json")
+    async def plugin_manifest(request: Request) -> Response:
+        body = manifest_body(request_base_url(settings, request.scope))
+        return Response(body, media_type="application/json")
 
     @app.get("/openapi.yaml", include_in_schema=False)
-    async def openapi_yaml() -> Response:
-        return Response(spec_yaml(), media_type=YAML_MEDIA_TYPE)
+    async def openapi_yaml(request: Request) -> Response:
+        body = spec_yaml(request_base_url(settings, request.scope))
+        return Response(body, media_type=YAML_MEDIA_TYPE)
+
+    if app.openapi_url:  # FastAPI's own /openapi.json, which /docs reads, is replaced by the same document
+        app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) != app.openapi_url]
+
+        @app.get(app.openapi_url, include_in_schema=False)
+        async def openapi_json(request: Request) -> Response:
+            body = spec_json(request_base_url(settings, request.scope))
+            return Response(body, media_type="application/json")
 
     @app.get("/logo.png", include_in_schema=False)
     async def plugin_logo() -> Response:
