@@ -54,6 +54,7 @@ class HttpResults:
     tool: str
     connections: int
     duration: float
+    pinned: bool
 
 
 @contextlib.contextmanager
@@ -111,7 +112,12 @@ def measure(*, rounds: int = 2, duration: float = 5.0, connections: int = 32) ->
         for name, runs in results.items()
     }
     return HttpResults(
-        best=best, rounds=rounds, tool=best["plugin"].tool, connections=connections, duration=duration
+        best=best,
+        rounds=rounds,
+        tool=best["plugin"].tool,
+        connections=connections,
+        duration=duration,
+        pinned=server_cpu is not None,
     )
 
 
@@ -119,7 +125,8 @@ def figures(results: HttpResults) -> list[Figure]:
     plugin, fast, raw = (results.best[n] for n in ("plugin", "fastapi", "raw"))
     how = (
         f"{results.tool}, 1 thread, {results.connections} connections, {results.duration:g} s, "
-        f"best of {results.rounds} alternating rounds"
+        f"best of {results.rounds} alternating rounds (highest req/s, lowest p99)"
+        + ("; server and load generator pinned to separate cores" if results.pinned else "")
     )
     return [
         figure(
