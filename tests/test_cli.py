@@ -114,12 +114,17 @@ def test_serve_on_port_zero_answers_over_real_http_and_names_the_port_it_got() -
         answer = httpx.get(f"{server.url}/get_prices", params={"tickers": "AAPL"})
         assert answer.status_code == 200
         assert answer.json()["quotes"][0]["price"] == 169.595
-        assert client.manifest()["api"]["url"] == f"http://localhost:{port}/openapi.yaml"
+        assert client.get_prices(["MSFT"]).quotes[0].price == 305.41
         server.wait_for(re.escape("Press Ctrl+C to stop."))
+        # The printed links open a manifest and a spec that name this very server, port included.
+        manifest_url = server.wait_for(r"^  manifest: (\S+)$")[1]
+        base = manifest_url.removesuffix("/.well-known/ai-plugin.json")
+        assert httpx.get(manifest_url).json()["api"]["url"] == f"{base}/openapi.yaml"
+        assert httpx.get(f"{base}/openapi.json").json()["servers"] == [{"url": base}]
     assert server.output.splitlines()[:3] == [
         f"Serving on http://127.0.0.1:{port} with the embedded sample prices (offline, fixed)",
         f"  manifest: http://localhost:{port}/.well-known/ai-plugin.json",
-        f"  API docs: http://127.0.0.1:{port}/docs",
+        f"  API docs: http://localhost:{port}/docs",
     ]
 
 
@@ -138,6 +143,42 @@ def test_serve_reads_its_settings_from_the_environment_and_flags_win() -> None:
         assert client.manifest()["api"]["url"] == "https://env.example.com/openapi.yaml"
     with serve("--port", "0", "--base-url", "https://flag.example.com", **env) as server, PluginClient(server.url) as client:
         assert client.manifest()["api"]["url"] == "https://flag.example.com/openapi.yaml"
+
+
+def test_the_docs_link_starts_with_the_public_base_url_like_the_manifest() -> None:
+    """/docs calls the spec's server: opened at another origin than the spec's, Try it out would be cross-origin."""
+    with serve("--source", "sample", "--port", "0", "--base-url", "https://prices.example.com") as server:
+        server.wait_for(re.escape("Press Ctrl+C to stop."))
+        spec = httpx.get(f"{server.url}/openapi.json").json()
+    assert spec["servers"] == [{"url": "https://prices.example.com"}]
+    assert "  manifest: https://prices.example.com/.well-known/ai-plugin.json" in server.output.splitlines()
+    assert "  API docs: https://prices.example.com/docs" in server.output.splitlines()
+
+
+def test_a_token_declares_bearer_auth_in_the_manifest_and_is_never_printed() -> None:
+    args = ("--source", "sample", "--port", "0", "--token", "s3cret-token", "--verification-token", "openai-check")
+    with serve(*args) as server, PluginClient(server.url, token="s3cret-token") as client:
+        server.wait_for(re.escape("Press Ctrl+C to stop."))
+        auth = client.manifest()["auth"]
+        assert client.get_prices(["AAPL"]).quotes[0].price == 169.595
+    assert auth == {"type": "service_http", "authorization_type": "bearer", "verification_tokens": {"openai": "openai-check"}}
+    assert "  auth:     a bearer token (service_http in the manifest)" in server.output.splitlines()
+    assert "s3cret-token" not in server.output
+
+
+def test_the_token_can_come_from_the_environment() -> None:
+    env = {"PLUGIN_API_TOKEN": "env-token", "PLUGIN_VERIFICATION_TOKENS": '{"openai": "env-check"}'}
+    with serve("--source", "sample", "--port", "0", **env) as server, PluginClient(server.url, token="env-token") as client:
+        assert client.manifest()["auth"]["verification_tokens"] == {"openai": "env-check"}
+    assert "env-token" not in server.output
+
+
+def test_a_token_without_a_verification_token_is_a_one_line_error() -> None:
+    done = run_plugin("serve", "--source", "sample", "--port", "0", "--token", "s3cret-token")
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: invalid setting: verification_tokens (PLUGIN_VERIFICATION_TOKENS)")
+    assert len(done.stderr.splitlines()) == 1
+    assert "s3cret-token" not in done.stdout + done.stderr
 
 
 def test_serve_stops_on_sigterm() -> None:
@@ -195,17 +236,22 @@ def test_reload_needs_a_fixed_port() -> None:
 
 def test_serve_with_reload_serves_the_app_from_the_environment_factory() -> None:
     port = free_port()
-    with serve("--reload", "--port", str(port), "--source", "sample") as server:
+    args = ("--reload", "--port", str(port), "--source", "sample", "--token", "s3cret-token", "--verification-token", "v")
+    with serve(*args) as server:
+        headers = {"Authorization": "Bearer s3cret-token"}
         deadline = time.monotonic() + DEADLINE
         while True:  # the reloader's child process imports the app after the announcement
             try:
-                answer = httpx.get(f"{server.url}/get_prices", params={"tickers": "AAPL"})
+                answer = httpx.get(f"{server.url}/get_prices", params={"tickers": "AAPL"}, headers=headers)
                 break
             except httpx.TransportError:
                 assert time.monotonic() < deadline, server.output
                 time.sleep(0.05)
         assert answer.json()["quotes"][0]["source"] == "sample"
+        # The flags reach the reloader's child process, which reads its settings from the environment.
+        assert httpx.get(f"{server.url}/.well-known/ai-plugin.json").json()["auth"]["type"] == "service_http"
         assert "Restarting when plugin/ changes" in server.output
+    assert "s3cret-token" not in server.output
 
 
 # -- quote ---------------------------------------------------------------------------------------------------
@@ -285,6 +331,29 @@ def test_every_subcommand_has_help(args: list[str]) -> None:
     done = run_plugin(*args)
     assert done.returncode == 0
     assert done.stdout.startswith(f"usage: python -m plugin {args[0] if len(args) > 1 else ''}".rstrip())
+
+
+def test_mcp_help_says_it_speaks_over_stdio_and_where_http_clients_go() -> None:
+    help_text = " ".join(run_plugin("mcp", "--help").stdout.split())
+    assert "over stdio, for a desktop client that starts it as a subprocess" in help_text
+    assert "serve answers MCP at /mcp" in help_text
+    assert "--source {yahoo,sample,auto}" in help_text
+
+
+def test_mcp_with_a_bad_setting_is_a_one_line_error_and_leaves_stdout_to_the_protocol() -> None:
+    done = run_plugin("mcp", "--source", "sample", PLUGIN_REQUEST_DEADLINE="never")
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.startswith("error: invalid setting: request_deadline (PLUGIN_REQUEST_DEADLINE)")
+
+
+def test_mcp_ends_cleanly_when_the_client_closes_stdin_at_once() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "plugin", "mcp", "--source", "sample"], cwd=ROOT, env=plugin_env(),
+        input="", capture_output=True, text=True, timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (0, "")
+    assert "Traceback" not in done.stderr
 
 
 def test_quote_help_documents_its_exit_status() -> None:

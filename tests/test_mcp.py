@@ -21,7 +21,6 @@ from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult
 
 from plugin.app import create_app
-from plugin.cli import COMMANDS
 from plugin.mcp import INSTRUCTIONS, MAX_INSTRUCTIONS, create_mcp_server, mount_mcp, transport_security
 from plugin.quotes import Fundamentals, Quote, QuoteError
 from plugin.server import BackgroundServer
@@ -328,16 +327,8 @@ def test_mounting_twice_is_an_error_and_the_route_stays_out_of_the_spec() -> Non
 # -- stdio ------------------------------------------------------------------------------------------------------
 
 #: The stdio server with the sample prices, started the way a desktop client starts it: as a subprocess running
-#: `python -m plugin mcp`. Until the command line has that subcommand, the same call to `run_stdio` it makes.
-STDIO_SERVER = (
-    [sys.executable, "-m", "plugin", "mcp", "--source", "sample"]
-    if "mcp" in COMMANDS
-    else [
-        sys.executable,
-        "-c",
-        "from plugin.mcp import run_stdio; from plugin.sources import SampleSource; run_stdio(SampleSource())",
-    ]
-)
+#: `python -m plugin mcp`.
+STDIO_SERVER = [sys.executable, "-m", "plugin", "mcp", "--source", "sample"]
 
 
 async def test_over_stdio_the_tools_are_listed_and_called() -> None:
@@ -350,6 +341,15 @@ async def test_over_stdio_the_tools_are_listed_and_called() -> None:
     assert names == ["get_prices", "get_fundamentals"]
     assert result.structured_content["quotes"][0]["price"] == 169.595
     assert refused.is_error is True
+
+
+async def test_the_stdio_command_takes_its_settings_from_the_environment() -> None:
+    params = StdioServerParameters(command=STDIO_SERVER[0], args=STDIO_SERVER[1:], env={"PLUGIN_MAX_SYMBOLS": "2"})
+    async with Client(params) as client:
+        tools = (await client.list_tools()).tools
+        refused = await client.call_tool("get_prices", {"tickers": ["AAPL", "MSFT", "NVDA"]})
+    assert {tool.input_schema["properties"]["tickers"]["maxItems"] for tool in tools} == {2}
+    assert "more than the 2 allowed" in text_of(refused)
 
 
 def test_over_stdio_stdout_carries_only_json_rpc() -> None:
