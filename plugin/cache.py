@@ -7,15 +7,18 @@ Yahoo Finance rate-limits clients that ask too often, and a chat model asks the 
 cache answers from memory while a quote is fresh (`ttl`), makes concurrent requests for one symbol share a single
 upstream call (single-flight), remembers unknown symbols for a while (`negative_ttl`), stops asking during a
 `cooldown` after Yahoo says "too many requests", and when Yahoo fails serves the last good quote marked `stale`.
+Given an `UpstreamBudget`, it also never asks more of the upstream than the budget allows, whatever the load.
 """
 
 import asyncio
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from plugin.budget import UpstreamBudget
 from plugin.quotes import Fundamentals, Quote, QuoteError
 from plugin.sources import PriceSource
 
@@ -62,6 +65,10 @@ class CachedSource:
     the first request for a missing symbol leaves a future that later requests await, and the symbols a request
     misses go upstream together, in one call to `source`. Use one instance from one event loop. `clock` returns
     seconds (monotonic); tests pass a fake one instead of sleeping.
+
+    `budget`, when given, is spent one call per symbol asked upstream. A symbol it cannot pay for is answered at
+    once, like one during the cool-down: its last good quote (stale), or `rate_limited`. Nothing ever waits for
+    the budget, so no load can build a queue here.
     """
 
     def __init__(
@@ -72,6 +79,7 @@ class CachedSource:
         negative_ttl: float = 600.0,
         cooldown: float = 60.0,
         max_entries: int = 2048,
+        budget: UpstreamBudget | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.source = source
@@ -79,6 +87,7 @@ class CachedSource:
         self.ttl = ttl
         self.negative_ttl = negative_ttl
         self.cooldown = cooldown
+        self.budget = budget
         self.upstream_calls = 0
         """How many symbols were asked of `source` (a batch of three counts three)."""
         self._clock = clock
@@ -125,9 +134,13 @@ class CachedSource:
             else:
                 missing.append(symbol)
         if missing and now < self._cooldown_until:
-            for symbol in missing:
-                answers[symbol] = self._stale_or(table, symbol, self._rate_limited(symbol))
-        elif missing:
+            answers.update((s, self._stale_or(table, s, self._rate_limited(s))) for s in missing)
+            missing = []
+        if missing and self.budget is not None:
+            granted = self.budget.take(len(missing))
+            answers.update((s, self._stale_or(table, s, self._over_budget(s))) for s in missing[granted:])
+            missing = missing[:granted]
+        if missing:
             answers.update(await self._fetch(table, fetch, missing))
         for symbol, future in waiting.items():
             # shield: a waiter that is cancelled must not cancel the answer other requests are waiting for.
@@ -198,6 +211,17 @@ class CachedSource:
             symbol=symbol,
             code="rate_limited",
             message=f"Yahoo Finance asked us to slow down; we ask again in {wait:.0f} s. Try again then.",
+        )
+
+    def _over_budget(self, symbol: str) -> QuoteError:
+        assert self.budget is not None
+        return QuoteError(
+            symbol=symbol,
+            code="rate_limited",
+            message=(
+                f"This service asks Yahoo Finance at most {self.budget.per_minute:g} times a minute and has used "
+                f"that budget; try again in {math.ceil(self.budget.wait()):.0f} s."
+            ),
         )
 
     def _unavailable(self, symbol: str, reason: str) -> QuoteError:
