@@ -30,7 +30,7 @@ import httpx
 import yaml
 
 if TYPE_CHECKING:
-    from jsonschema import ValidationError
+    from jsonschema_rs import ValidationError
 
 __all__ = [
     "HTTP_METHODS",
@@ -556,36 +556,40 @@ class ToolCall:
 
 
 def _problems(operation: Operation, arguments: Any) -> list[ArgumentProblem]:
-    # Imported here, not at the top: with its optional format checkers installed (Jupyter installs them),
-    # `import jsonschema` takes a second or more, which `import plugin.tools` should not cost.
-    from jsonschema import Draft202012Validator
+    """Every way `arguments` break the operation's schema, field by field, formats checked too ("date", "email")."""
+    from jsonschema_rs import Draft202012Validator  # imported when a call is first checked
 
-    validator = Draft202012Validator(operation.parameters, format_checker=Draft202012Validator.FORMAT_CHECKER)
-    problems: list[ArgumentProblem] = []
-    for error in sorted(validator.iter_errors(arguments), key=lambda e: (list(map(str, e.absolute_path)), e.validator)):
-        problems.extend(_explain(operation, error))
-    return problems
+    validator = Draft202012Validator(operation.parameters, validate_formats=True)
+    errors = sorted(validator.iter_errors(arguments), key=lambda e: (list(map(str, e.instance_path)), _rule(e)))
+    return [problem for error in errors for problem in _explain(operation, error)]
+
+
+def _rule(error: ValidationError) -> str:
+    """The JSON Schema keyword the error broke: the last step of its path through the schema."""
+    return str(error.schema_path[-1]) if error.schema_path else error.kind.name
 
 
 def _explain(operation: Operation, error: ValidationError) -> Iterator[ArgumentProblem]:
-    rule, expected, got = str(error.validator), error.validator_value, error.instance
-    where = _field(error.absolute_path)
-    if rule == "required" and isinstance(got, Mapping):
-        for name in expected:
-            if name not in got:
-                yield ArgumentProblem(_field([*error.absolute_path, name]), rule, "is required")
+    rule, got, path = _rule(error), error.instance, list(error.instance_path)
+    if rule == "required":  # one error per missing property, named by the error
+        yield ArgumentProblem(_field([*path, error.kind.property]), rule, "is required")
         return
-    if rule == "additionalProperties" and isinstance(got, Mapping):
+    if rule == "additionalProperties":  # one error for all the unexpected properties
         allowed = ", ".join(operation.arguments) or "none"
-        known = set(error.schema.get("properties", {}))
-        for name in got:
-            if name not in known:
-                yield ArgumentProblem(
-                    _field([*error.absolute_path, name]), rule,
-                    f"is not an argument of {operation.name} (its arguments: {allowed})",
-                )
+        for name in error.kind.unexpected:
+            yield ArgumentProblem(
+                _field([*path, name]), rule, f"is not an argument of {operation.name} (its arguments: {allowed})"
+            )
         return
-    yield ArgumentProblem(where, rule, _rule_message(rule, expected, got, error.message))
+    expected = _keyword_value(operation.parameters, error.schema_path)
+    yield ArgumentProblem(_field(path), rule, _rule_message(rule, expected, got, error.message))
+
+
+def _keyword_value(schema: Any, schema_path: Sequence[Any]) -> Any:
+    """What the schema says at `schema_path`: the keyword's value (`25` for `maxItems: 25`)."""
+    for step in schema_path:
+        schema = schema[step]
+    return schema
 
 
 def _field(path: Sequence[Any]) -> str:

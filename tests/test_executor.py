@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +17,8 @@ import yaml
 
 from plugin.tools import SpecError, ToolCall, ToolExecutor, fetch_plugin
 
-FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -176,6 +179,51 @@ def test_arguments_breaking_the_schema_are_refused_naming_field_and_rule(
     assert problem in error["problems"]
     assert f"{problem['field']} {problem['message']}" in error["message"]
     assert server.requests == []
+
+
+def test_every_missing_and_every_unexpected_argument_is_named_once(executor: ToolExecutor) -> None:
+    error = _error(executor.execute("addBook", {"isbn": "1", "pages": 2}))
+    assert [(p["field"], p["rule"]) for p in error["problems"]] == [
+        ("isbn", "additionalProperties"),
+        ("pages", "additionalProperties"),
+        ("title", "required"),
+        ("author", "required"),
+    ]
+
+
+def test_formats_are_checked_before_sending() -> None:
+    spec = {
+        "openapi": "3.1.0",
+        "servers": [{"url": "https://diary.example.com"}],
+        "paths": {
+            "/entries": {
+                "get": {
+                    "operationId": "listEntries",
+                    "parameters": [{"name": "since", "in": "query", "schema": {"type": "string", "format": "date"}}],
+                    "responses": {"200": {"description": "OK"}},
+                }
+            }
+        },
+    }
+    sent: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(200, json=[]))
+    with httpx.Client(transport=transport) as client, ToolExecutor(spec, client=client) as diary:
+        error = _error(diary.execute("listEntries", {"since": "last tuesday"}))
+        assert diary.execute("listEntries", {"since": "2024-05-02"}).ok
+    assert error["problems"] == [{"field": "since", "rule": "format", "message": '"last tuesday" is not a "date"'}]
+    assert [request.url.params["since"] for request in sent] == ["2024-05-02"]
+
+
+def test_checking_a_call_does_not_load_the_pure_python_jsonschema() -> None:
+    """Its import loads every installed format checker; one that Jupyter brings builds a parser for a second."""
+    code = (
+        "import sys, yaml; from pathlib import Path; from plugin.tools import ToolExecutor; "
+        "spec = yaml.safe_load(Path('tests/fixtures/specs_bookshop.yaml').read_text()); "
+        "error = ToolExecutor(spec).check('searchBooks', {'q': 'a'}); "
+        "print(error.problems[0].rule, sorted(m for m in ('jsonschema', 'rfc3987_syntax') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "minLength []", done.stderr
 
 
 def test_a_refusal_quotes_the_parameters_own_description(executor: ToolExecutor) -> None:
