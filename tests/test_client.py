@@ -82,11 +82,13 @@ def test_get_fundamentals_returns_typed_figures(client: PluginClient) -> None:
     assert answer.fundamentals[0].dividend_yield == 0.0055
 
 
-def test_manifest_and_openapi_are_what_chatgpt_read(client: PluginClient) -> None:
+def test_manifest_and_openapi_are_what_chatgpt_read(client: PluginClient, plugin_url: str) -> None:
     manifest = client.manifest()
     assert manifest["schema_version"] == "v1"
-    assert manifest["api"] == {"type": "openapi", "url": "http://localhost:8000/openapi.yaml"}
+    # No base URL is configured, so the links name the loopback address the request came to: this server.
+    assert manifest["api"] == {"type": "openapi", "url": f"{plugin_url}/openapi.yaml"}
     spec = client.openapi()
+    assert spec["servers"] == [{"url": plugin_url}]
     assert spec["paths"]["/get_prices"]["get"]["operationId"] == "getPrices"
 
 
