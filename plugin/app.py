@@ -16,6 +16,7 @@ import html
 import json
 import logging
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from functools import lru_cache
@@ -23,7 +24,6 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, Response
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
@@ -33,19 +33,28 @@ from starlette.middleware import Middleware
 from starlette.types import Scope
 
 from plugin import __version__
+from plugin.budget import UpstreamBudget
 from plugin.cache import CachedSource
 from plugin.errors import ApiError, ErrorDetail, ErrorResponse, error_response, install_error_handlers
 from plugin.logo import logo_png
 from plugin.manifest import ServiceHttpAuth, build_manifest, manifest_json
 from plugin.mcp import mount_mcp
-from plugin.middleware import SecurityHeadersMiddleware
+from plugin.middleware import (
+    MAX_BODY_BYTES,
+    MAX_QUERY_BYTES,
+    BearerAuthMiddleware,
+    PluginCORSMiddleware,
+    RequestLimitsMiddleware,
+    SecurityHeadersMiddleware,
+)
 from plugin.openapi import YAML_MEDIA_TYPE, render_yaml
 from plugin.quotes import Fundamentals, Quote, QuoteError
 from plugin.settings import Settings
-from plugin.sources import PriceSource, make_source
+from plugin.sources import PriceSource, SampleSource, make_source
 from plugin.symbols import MAX_SYMBOLS, InvalidSymbol, normalize_symbol
 
 __all__ = [
+    "PROTECTED_PATHS",
     "RETRY_AFTER_SECONDS",
     "DeadlineSource",
     "FundamentalsResponse",
@@ -60,12 +69,15 @@ __all__ = [
     "nothing_served",
     "plan_symbols",
     "request_base_url",
+    "serving_source",
 ]
 
 logger = logging.getLogger(__name__)
 
 #: What a 503 tells a client to wait: the price cache's cool-down after Yahoo's "too many requests".
 RETRY_AFTER_SECONDS = 60
+#: The paths that need the bearer token when `Settings.api_token` is set: everything that costs a price lookup.
+PROTECTED_PATHS = ("/get_prices", "/get_fundamentals", "/mcp")
 
 
 class PricesResponse(BaseModel):
@@ -292,11 +304,18 @@ def _ticker_rules(max_symbols: int) -> Any:
     ]
 
 
-def _responses(model: type[BaseModel], what: str) -> dict[int | str, dict[str, Any]]:
-    return {
+def _responses(
+    model: type[BaseModel], what: str, *, body: bool = False, token: bool = False
+) -> dict[int | str, dict[str, Any]]:
+    """Every status an operation answers with, as documented in the spec: all but the 200 are `ErrorResponse`."""
+    responses: dict[int | str, dict[str, Any]] = {
         200: {
             "model": model,
             "description": f"One entry per requested symbol: {what} or errors, in request order.",
+        },
+        414: {
+            "model": ErrorResponse,
+            "description": f"The query string is longer than {MAX_QUERY_BYTES:,} bytes.",
         },
         422: {
             "model": ErrorResponse,
@@ -313,6 +332,23 @@ def _responses(model: type[BaseModel], what: str) -> dict[int | str, dict[str, A
             },
         },
     }
+    if body:
+        responses[413] = {
+            "model": ErrorResponse,
+            "description": f"The request body is larger than {MAX_BODY_BYTES:,} bytes.",
+        }
+    if token:
+        responses[401] = {
+            "model": ErrorResponse,
+            "description": "The API token is missing or wrong: send Authorization: Bearer <token>.",
+            "headers": {
+                "WWW-Authenticate": {
+                    "description": "The auth scheme to use: Bearer.",
+                    "schema": {"type": "string"},
+                }
+            },
+        }
+    return dict(sorted(responses.items(), key=lambda item: str(item[0])))
 
 
 def _unavailable(errors: Sequence[QuoteError]) -> Response:
@@ -320,7 +356,9 @@ def _unavailable(errors: Sequence[QuoteError]) -> Response:
     failed = [error for error in errors if error.code in _UPSTREAM]
     limited = all(error.code == "rate_limited" for error in failed)
     reason = (
-        "Yahoo Finance is rate-limiting this service" if limited else "the price source cannot be reached"
+        "calls to Yahoo Finance are rate-limiting this service (by Yahoo, or by its own budget of calls)"
+        if limited
+        else "the price source cannot be reached"
     )
     symbols = ", ".join(error.symbol for error in failed)
     message = (
@@ -421,7 +459,7 @@ def _fundamentals_json(found: list[Fundamentals], errors: list[QuoteError]) -> b
 
 def add_price_routes(app: FastAPI, settings: Settings, source: PriceSource) -> None:
     """Add getPrices, postPrices and getFundamentals, answering from `source`."""
-    limit = settings.max_symbols
+    limit, token = settings.max_symbols, settings.api_token is not None
     Tickers = _ticker_rules(limit)
     PricesRequest = create_model("PricesRequest", __doc__="The body of postPrices.", tickers=(Tickers, ...))
     tickers_adapter = TypeAdapter(Tickers)
@@ -468,7 +506,7 @@ def add_price_routes(app: FastAPI, settings: Settings, source: PriceSource) -> N
             f"1 to {limit} Yahoo Finance symbols. Symbols that cannot be priced are listed in errors."
         ),
         response_model=PricesResponse,
-        responses=_responses(PricesResponse, "quotes"),
+        responses=_responses(PricesResponse, "quotes", token=token),
         openapi_extra=_NOT_CONSEQUENTIAL,
     )
     async def get_prices(
@@ -487,7 +525,7 @@ def add_price_routes(app: FastAPI, settings: Settings, source: PriceSource) -> N
             "in the query string, is still accepted; give one or the other."
         ),
         response_model=PricesResponse,
-        responses=_responses(PricesResponse, "quotes"),
+        responses=_responses(PricesResponse, "quotes", body=True, token=token),
         openapi_extra=_NOT_CONSEQUENTIAL,
     )
     async def post_prices(
@@ -517,7 +555,7 @@ def add_price_routes(app: FastAPI, settings: Settings, source: PriceSource) -> N
             f"0.005 is 0.5%) for 1 to {limit} Yahoo Finance symbols. Symbols without figures are in errors."
         ),
         response_model=FundamentalsResponse,
-        responses=_responses(FundamentalsResponse, "fundamentals"),
+        responses=_responses(FundamentalsResponse, "fundamentals", token=token),
         openapi_extra=_NOT_CONSEQUENTIAL,
     )
     async def get_fundamentals(
@@ -535,33 +573,82 @@ DESCRIPTION = (
 
 
 def build_middleware(settings: Settings) -> list[Middleware]:
-    """Every middleware the app runs, outermost first; all plain ASGI. Add new ones (auth, limits) here."""
-    return [
+    """Every middleware the app runs, outermost first; all plain ASGI.
+
+    The order matters: security headers go on every answer, refusals included; CORS answers a preflight before
+    anything asks it for a token, and puts its headers on a 401 or a 413 so a browser can read them; oversized
+    requests are refused before the token is looked at. The token check exists only when a token is set.
+    """
+    middleware = [
         Middleware(SecurityHeadersMiddleware),
         Middleware(
-            CORSMiddleware,
+            PluginCORSMiddleware,
             allow_origins=list(settings.allowed_origins),
             allow_methods=["GET", "POST"],
             allow_headers=["*"],
             max_age=600,
         ),
+        Middleware(RequestLimitsMiddleware),
     ]
+    if settings.api_token is not None:
+        middleware.append(
+            Middleware(BearerAuthMiddleware, token=settings.api_token, protected=PROTECTED_PATHS)
+        )
+    return middleware
+
+
+def serving_source(
+    settings: Settings, *, upstream: PriceSource | None = None, clock: Callable[[], float] = time.monotonic
+) -> CachedSource:
+    """The price source as the app serves it: `upstream`, given a deadline, behind a budgeted cache.
+
+    `upstream` defaults to the source `settings.source` names. `DeadlineSource` sits below the cache, so a late
+    upstream looks like an outage, for which the cache serves the last good quote; the `UpstreamBudget` caps the
+    calls that reach it at `settings.upstream_budget` a minute (the embedded sample data costs nobody anything,
+    so it gets none). `clock` is shared by the cache and the budget; tests pass a fake one.
+    """
+    if upstream is None:
+        upstream = make_source(settings.source, cache_dir=settings.cache_dir)
+    budget = None
+    if not isinstance(upstream, SampleSource):
+        budget = UpstreamBudget(settings.upstream_budget, clock=clock)
+    return CachedSource(
+        DeadlineSource(upstream, settings.request_deadline),
+        ttl=settings.cache_ttl,
+        budget=budget,
+        clock=clock,
+    )
+
+
+def _declare_bearer_auth(app: FastAPI) -> None:
+    """Make the spec say that every operation needs the bearer token (GPT Actions read this)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = build()
+            spec.setdefault("components", {})["securitySchemes"] = {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "description": "The plugin's API token."}
+            }
+            for item in spec["paths"].values():
+                for operation in item.values():
+                    operation["security"] = [{"bearerAuth": []}]
+        return app.openapi_schema
+
+    app.openapi = openapi  # FastAPI's documented way to extend the document it generates
 
 
 def create_app(settings: Settings | None = None, *, source: PriceSource | None = None) -> FastAPI:
     """The plugin's FastAPI app, configured by `settings` (defaults: `Settings()`).
 
-    `source` replaces the price source (tests and benchmarks inject their own); otherwise it is the one
-    `settings.source` names, given `settings.request_deadline` by a `DeadlineSource`, behind a `CachedSource`.
+    `source` replaces the price source (tests and benchmarks inject their own); otherwise it is
+    `serving_source(settings)`: the source `settings.source` names, with a deadline, behind a budgeted cache.
     It is kept in `app.state.source`, next to `app.state.settings`. The same source also answers the MCP tools
     at `/mcp` (`plugin.mcp`, notebook 06), which run while the app's lifespan does.
     """
     settings = settings if settings is not None else Settings()
     if source is None:
-        upstream = DeadlineSource(
-            make_source(settings.source, cache_dir=settings.cache_dir), settings.request_deadline
-        )
-        source = CachedSource(upstream, ttl=settings.cache_ttl)
+        source = serving_source(settings)
     app = FastAPIOffline(
         title=TITLE,
         description=DESCRIPTION,
@@ -572,6 +659,8 @@ def create_app(settings: Settings | None = None, *, source: PriceSource | None =
     )
     app.state.settings = settings
     app.state.source = source
+    if settings.api_token is not None:
+        _declare_bearer_auth(app)
     install_error_handlers(
         app,
         expected={

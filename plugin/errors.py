@@ -40,6 +40,7 @@ ApiErrorCode = Literal[
     "not_found",
     "method_not_allowed",
     "payload_too_large",
+    "uri_too_long",
     "rate_limited",
     "upstream_unavailable",
     "internal_error",
@@ -53,6 +54,7 @@ _CODES: Mapping[int, ApiErrorCode] = {
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+    414: "uri_too_long",
     422: "invalid_request",
     429: "rate_limited",
     500: "internal_error",
@@ -232,6 +234,11 @@ def _allowed_methods(app: FastAPI, path: str) -> list[str]:
     return sorted(methods)
 
 
+#: What FastAPI says when reading the JSON body fails in a way that is not a syntax error (nesting so deep that
+#: Python's parser gives up, for one). It is a malformed body like any other, so it gets the same 422.
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
 def install_error_handlers(
     app: FastAPI, *, expected: Mapping[str, str] | None = None, spec_path: str = "/openapi.yaml"
 ) -> None:
@@ -248,6 +255,13 @@ def install_error_handlers(
 
     async def http_error(request: Request, exc: HTTPException) -> Response:
         method, path = request.method, request.url.path
+        if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
+            unparsable = {
+                "type": "json_invalid",
+                "loc": ("body",),
+                "ctx": {"error": "nested too deeply or malformed"},
+            }
+            return await invalid_request(request, RequestValidationError([unparsable]))
         if exc.status_code == 404:
             operations = api_operations(request.app)
             message = f"There is no {method} {path}. {_listing(operations, spec_path)}"

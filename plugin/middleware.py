@@ -6,13 +6,30 @@
 `@app.middleware("http")` runs every request through Starlette's `BaseHTTPMiddleware`, which re-streams the
 response through extra tasks and cut this service's throughput to about a third in its benchmark. A plain ASGI
 middleware only wraps `send`, so it costs a function call per message.
+
+Here: fixed security headers on every response, size limits on requests, an optional bearer token, and
+Starlette's CORS middleware with its refusals in the API's JSON error format.
 """
 
-from collections.abc import Mapping
+import hmac
+from collections.abc import Iterable, Mapping
 
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["SECURITY_HEADERS", "SecurityHeadersMiddleware"]
+from plugin.errors import ApiError, ApiErrorCode, ErrorDetail, error_response
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_QUERY_BYTES",
+    "SECURITY_HEADERS",
+    "BearerAuthMiddleware",
+    "PluginCORSMiddleware",
+    "RequestLimitsMiddleware",
+    "SecurityHeadersMiddleware",
+]
 
 #: Sent with every response: browsers must not guess a type other than the declared one.
 SECURITY_HEADERS: Mapping[str, str] = {"X-Content-Type-Options": "nosniff"}
@@ -42,3 +59,164 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+#: The largest request body accepted, in bytes: a request for 25 symbols needs well under 1 KB.
+MAX_BODY_BYTES = 16 * 1024
+#: The longest query string accepted, in bytes as sent (percent-encoded).
+MAX_QUERY_BYTES = 2 * 1024
+
+
+class RequestLimitsMiddleware:
+    """Refuse an oversized request before the app reads it: a body over `max_body` bytes is a 413, a query
+    string over `max_query` bytes a 414, both with the API's JSON error body.
+
+    A declared `Content-Length` is checked before a byte of the body is read (the server then never delivers
+    more than it declared). A body without one, sent in chunks, is read here up to the limit and handed to the
+    app only if it fits. A request without a body costs one look at its headers.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, max_body: int = MAX_BODY_BYTES, max_query: int = MAX_QUERY_BYTES
+    ) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.max_query = max_query
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if len(scope["query_string"]) > self.max_query:
+            await self._uri_too_long(len(scope["query_string"]))(scope, receive, send)
+            return
+        length, chunked = None, False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                length = value
+            elif name == b"transfer-encoding":
+                chunked = True
+        if length is not None:
+            if not length.isdigit():
+                await _refusal(400, "invalid_request", "Content-Length must be a number of bytes.")(
+                    scope, receive, send
+                )
+            elif int(length) > self.max_body:
+                await self._too_large(f"is {int(length):,} bytes")(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+        elif chunked:
+            await self._read_then_call(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _read_then_call(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Read a body of unknown length up to the limit, then give it to the app in one message."""
+        body, more = bytearray(), True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away while sending: there is nobody to answer
+            body += message.get("body", b"")
+            if len(body) > self.max_body:
+                await self._too_large("goes on past the limit")(scope, receive, send)
+                return
+            more = message.get("more_body", False)
+        pending = [{"type": "http.request", "body": bytes(body), "more_body": False}]
+
+        async def replay() -> Message:
+            return pending.pop() if pending else await receive()
+
+        await self.app(scope, replay, send)
+
+    def _too_large(self, size: str) -> Response:
+        message = (
+            f"The request body {size}; at most {self.max_body:,} bytes are accepted. Send a JSON object "
+            'such as {"tickers": ["AAPL", "BTC-USD"]}.'
+        )
+        detail = ErrorDetail(field="body", rule="max_bytes", message=message)
+        error = ApiError(code="payload_too_large", message=message, details=[detail])
+        return error_response(413, error, headers={"Connection": "close"})
+
+    def _uri_too_long(self, length: int) -> Response:
+        message = (
+            f"The query string is {length:,} bytes; at most {self.max_query:,} are accepted. Ask for fewer "
+            "symbols at a time, or send them in the JSON body of POST /get_prices."
+        )
+        detail = ErrorDetail(field="query", rule="max_bytes", message=message)
+        return error_response(414, ApiError(code="uri_too_long", message=message, details=[detail]))
+
+
+def _refusal(
+    status: int, code: ApiErrorCode, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    return error_response(status, ApiError(code=code, message=message), headers=headers)
+
+
+class BearerAuthMiddleware:
+    """Let a request to a `protected` path through only with `Authorization: Bearer <token>`.
+
+    Every other path stays public. The token is compared with `hmac.compare_digest`, in constant time, so the
+    time of an answer does not tell how much of a guess was right. A refusal is a 401 with `WWW-Authenticate`
+    (RFC 6750) and the API's JSON error body; it never repeats the credentials sent, and nothing here logs them.
+    """
+
+    def __init__(self, app: ASGIApp, *, token: str, protected: Iterable[str]) -> None:
+        if not token:
+            raise ValueError("the API token must not be empty")
+        self.app = app
+        self.protected = frozenset(path.rstrip("/") for path in protected)
+        self._prefixes = tuple(f"{path}/" for path in self.protected)
+        self._token = token.encode()
+
+    def guards(self, path: str) -> bool:
+        """True if `path` needs the token: a protected path, or anything below it."""
+        return path in self.protected or path.startswith(self._prefixes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.guards(scope["path"]):
+            refusal = self._check(scope["headers"])
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _check(self, headers: Iterable[tuple[bytes, bytes]]) -> Response | None:
+        """None if the request carries the token; otherwise the 401 saying what is missing or wrong."""
+        sent = [value for name, value in headers if name == b"authorization"]
+        if not sent:
+            return self._refuse("This operation needs the API token: send Authorization: Bearer <token>.")
+        scheme, _, credentials = sent[0].strip().partition(b" ")
+        if len(sent) > 1 or scheme.lower() != b"bearer":
+            return self._refuse(
+                "The Authorization header must be exactly one, in the form Authorization: Bearer <token>.",
+                "invalid_request",
+            )
+        if not hmac.compare_digest(credentials.strip(), self._token):
+            return self._refuse("The bearer token is not valid for this service.", "invalid_token")
+        return None
+
+    @staticmethod
+    def _refuse(message: str, error: str | None = None) -> Response:
+        challenge = 'Bearer realm="api"' + (f', error="{error}"' if error else "")
+        return _refusal(401, "unauthorized", message, headers={"WWW-Authenticate": challenge})
+
+
+class PluginCORSMiddleware(CORSMiddleware):
+    """Starlette's `CORSMiddleware`, answering a refused preflight in the API's JSON error format.
+
+    Starlette refuses with a 400 in plain text ("Disallowed CORS origin"); the status and the CORS headers are
+    kept, and the body says what was refused and which origins and methods are allowed.
+    """
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        refused = bytes(response.body).decode().removeprefix("Disallowed CORS ")
+        message = (
+            f"This cross-origin request was refused (its {refused} may not call this API from a browser). "
+            f"Allowed origins: {', '.join(self.allow_origins)}; methods: {', '.join(self.allow_methods)}."
+        )
+        kept = {k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")}
+        return _refusal(response.status_code, "forbidden", message, headers=kept)

@@ -37,6 +37,7 @@ ENV_VARS: Mapping[str, str] = MappingProxyType(
         "cors_origins": "PLUGIN_CORS_ORIGINS",
         "max_symbols": "PLUGIN_MAX_SYMBOLS",
         "request_deadline": "PLUGIN_REQUEST_DEADLINE",
+        "upstream_budget": "PLUGIN_UPSTREAM_BUDGET",
         "api_token": "PLUGIN_API_TOKEN",
         "verification_tokens": "PLUGIN_VERIFICATION_TOKENS",
         "cache_dir": "PLUGIN_CACHE_DIR",
@@ -118,8 +119,10 @@ class Settings:
     """The most symbols one request may ask for; more is a 422."""
     request_deadline: float = 10.0
     """Seconds the upstream price source has to answer before its symbols are reported unavailable."""
+    upstream_budget: int = 60
+    """The most calls a minute to Yahoo Finance, shared by all requests; beyond it, stale or rate_limited."""
     api_token: str | None = field(default=None, repr=False)
-    """When set, the manifest declares service_http bearer auth (the check itself is added with issue #7)."""
+    """When set, the operations and /mcp require `Authorization: Bearer <token>`; the manifest says so."""
     verification_tokens: dict[str, str] = field(default_factory=dict, repr=False)
     """The tokens OpenAI issued when the API token was registered, e.g. {"openai": "..."}."""
     cache_dir: Path | None = None
@@ -136,6 +139,7 @@ class Settings:
         _check_number("cache_ttl", self.cache_ttl, low=0)
         _check_number("max_symbols", self.max_symbols, low=1, integer=True)
         _check_number("request_deadline", self.request_deadline, low=0.001)
+        _check_number("upstream_budget", self.upstream_budget, low=1, integer=True)
         if isinstance(self.cors_origins, str):
             raise SettingsError("cors_origins", "a tuple of origins, not one string", self.cors_origins)
         object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
@@ -210,6 +214,7 @@ _PARSERS: Mapping[str, Callable[[str, str], Any]] = MappingProxyType(
     {
         "port": _integer,
         "max_symbols": _integer,
+        "upstream_budget": _integer,
         "cache_ttl": _number,
         "request_deadline": _number,
         "cors_origins": _origins,

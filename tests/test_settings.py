@@ -49,6 +49,7 @@ def test_from_env_reads_every_setting() -> None:
             "PLUGIN_CORS_ORIGINS": "http://localhost:3000, https://app.example.com/,",
             "PLUGIN_MAX_SYMBOLS": "10",
             "PLUGIN_REQUEST_DEADLINE": "2",
+            "PLUGIN_UPSTREAM_BUDGET": "30",
             "PLUGIN_API_TOKEN": "s3cret",
             "PLUGIN_VERIFICATION_TOKENS": '{"openai": "abc=="}',
             "PLUGIN_CACHE_DIR": "/tmp/yf-cache",
@@ -63,6 +64,7 @@ def test_from_env_reads_every_setting() -> None:
         cors_origins=("http://localhost:3000", "https://app.example.com/"),
         max_symbols=10,
         request_deadline=2.0,
+        upstream_budget=30,
         api_token="s3cret",
         verification_tokens={"openai": "abc=="},
         cache_dir=Path("/tmp/yf-cache"),
@@ -98,6 +100,10 @@ def test_unset_or_empty_variables_keep_the_defaults() -> None:
         (
             {"PLUGIN_MAX_SYMBOLS": "0"},
             "max_symbols (PLUGIN_MAX_SYMBOLS): expected an integer of at least 1, got 0",
+        ),
+        (
+            {"PLUGIN_UPSTREAM_BUDGET": "0"},
+            "upstream_budget (PLUGIN_UPSTREAM_BUDGET): expected an integer of at least 1, got 0",
         ),
         (
             {"PLUGIN_BASE_URL": "prices.example.com"},
