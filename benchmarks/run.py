@@ -13,6 +13,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -105,7 +106,9 @@ def _commit() -> str:
     return done.stdout.strip() or "unknown"
 
 
-def results_markdown(figures: list[Figure], failures: dict[str, str], elapsed: float) -> str:
+def results_markdown(
+    figures: list[Figure], failures: dict[str, str], elapsed: float, load: tuple[float, float]
+) -> str:
     """RESULTS.md: when and where, the table, how each figure was taken, and what could not be measured."""
     info = machine_info()
     lines = [
@@ -118,6 +121,7 @@ def results_markdown(figures: list[Figure], failures: dict[str, str], elapsed: f
         "|---|---|",
         *(f"| {key} | {value} |" for key, value in info.items()),
         f"| Load generator | {'wrk' if wrk_path() else 'Python load loop (wrk not installed)'} |",
+        f"| Load average (1 min), start / end | {load[0]:.2f} / {load[1]:.2f} (other work on the machine) |",
         "",
         markdown_table(figures),
         "",
@@ -132,6 +136,7 @@ def results_markdown(figures: list[Figure], failures: dict[str, str], elapsed: f
 
 def run(sections: list[str]) -> int:
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     if wrk_path() is None:
         print(WRK_INSTALL_HINT, file=sys.stderr)
     figures: list[Figure] = []
@@ -144,7 +149,7 @@ def run(sections: list[str]) -> int:
             traceback.print_exc()
             failures[name] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     elapsed = time.perf_counter() - started
-    report = results_markdown(figures, failures, elapsed)
+    report = results_markdown(figures, failures, elapsed, (load_before, os.getloadavg()[0]))
     print(report)
     if set(sections) == set(SECTIONS):
         RESULTS.write_text(report)
