@@ -92,9 +92,10 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
                         "0 picks a free one, and the line 'Serving on' says which)")
     _add_source_argument(parser)
     parser.add_argument("--base-url", help="the public URL ChatGPT reaches the plugin at, used in the manifest and "
-                        "the spec (default: $PLUGIN_BASE_URL, else http://localhost:PORT)")
-    parser.add_argument("--token", metavar="TOKEN", help="the bearer token ChatGPT must send, declared in the manifest as service_http "
-                        "auth; needs --verification-token (default: $PLUGIN_API_TOKEN, else no auth; prefer the "
+                        "the spec (default: $PLUGIN_BASE_URL; else a request to a loopback address gets links to that "
+                        "address, any other http://localhost:PORT)")
+    parser.add_argument("--token", metavar="TOKEN", help="require Authorization: Bearer TOKEN on the operations and /mcp, declared in the "
+                        "manifest as service_http auth; needs --verification-token (default: $PLUGIN_API_TOKEN, else no auth; prefer the "
                         "variable: a command line is visible to every user of the machine)")
     parser.add_argument("--verification-token", metavar="TOKEN", help="the verification token OpenAI issued for --token, published in "
                         'the manifest (default: $PLUGIN_VERIFICATION_TOKENS, a JSON object such as {"openai": "..."})')
@@ -185,7 +186,7 @@ def _announce(settings: "Settings", *, reload: bool = False) -> None:
     print(f"  manifest: {settings.public_base_url}/.well-known/ai-plugin.json")
     print(f"  API docs: {settings.public_base_url}/docs")
     if settings.api_token is not None:
-        print("  auth:     a bearer token (service_http in the manifest)")
+        print("  auth:     bearer token required (service_http in the manifest)")
     print(("Restarting when plugin/ changes. " if reload else "") + "Press Ctrl+C to stop.", flush=True)
 
 
@@ -323,15 +324,11 @@ def _mcp_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _mcp(args: argparse.Namespace) -> int:
     # stdout carries the MCP protocol: print nothing there. Logs, and a CommandError from main, go to stderr.
-    from plugin.app import DeadlineSource
-    from plugin.cache import CachedSource
+    from plugin.app import serving_source
     from plugin.mcp import run_stdio
-    from plugin.sources import make_source
 
     settings = _settings(source=args.source)
-    upstream = DeadlineSource(make_source(settings.source, cache_dir=settings.cache_dir), settings.request_deadline)
-    source = CachedSource(upstream, ttl=settings.cache_ttl)
-    run_stdio(source, max_symbols=settings.max_symbols, deadline=settings.request_deadline)
+    run_stdio(serving_source(settings), max_symbols=settings.max_symbols, deadline=settings.request_deadline)
     return 0
 
 

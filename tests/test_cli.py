@@ -161,8 +161,9 @@ def test_a_token_declares_bearer_auth_in_the_manifest_and_is_never_printed() -> 
         server.wait_for(re.escape("Press Ctrl+C to stop."))
         auth = client.manifest()["auth"]
         assert client.get_prices(["AAPL"]).quotes[0].price == 169.595
+        assert httpx.get(f"{server.url}/get_prices", params={"tickers": "AAPL"}).status_code == 401
     assert auth == {"type": "service_http", "authorization_type": "bearer", "verification_tokens": {"openai": "openai-check"}}
-    assert "  auth:     a bearer token (service_http in the manifest)" in server.output.splitlines()
+    assert "  auth:     bearer token required (service_http in the manifest)" in server.output.splitlines()
     assert "s3cret-token" not in server.output
 
 
