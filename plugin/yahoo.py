@@ -173,6 +173,10 @@ class YahooSource:
     warnings raised from yfinance's own modules (pandas deprecations; `warnings.catch_warnings` around each call
     would not be thread-safe). Pass `session` (a `requests.Session`) to talk through it: tests use it to answer
     at the HTTP boundary.
+
+    yfinance also memoizes the timezone request in memory, bad answers included: after one HTTP 500 or garbled
+    body for a new symbol, every later request for it would fail until the process restarts. So an upstream
+    failure clears that memo, and the symbol works again as soon as Yahoo does.
     """
 
     name = "yahoo"
@@ -222,7 +226,7 @@ class YahooSource:
                 return unknown_symbol(symbol)
             quote = quote_from_chart(symbol, ticker.get_history_metadata(), frame["Close"].tolist())
         except Exception as exc:  # yfinance raises many kinds; each becomes a coded error, never a crash
-            return error_for(symbol, exc)
+            return self._failed(symbol, exc)
         if quote is None:
             return QuoteError(
                 symbol=symbol,
@@ -236,8 +240,17 @@ class YahooSource:
         try:
             result = fundamentals_from_info(symbol, self._ticker(symbol).info, datetime.now(UTC))
         except Exception as exc:
-            return error_for(symbol, exc)
+            return self._failed(symbol, exc)
         return result if result is not None else unknown_symbol(symbol)
+
+    def _failed(self, symbol: str, exc: Exception) -> QuoteError:
+        """The error for `exc`; after an outage or a bad answer, also drop what yfinance memoized meanwhile."""
+        error = error_for(symbol, exc)
+        if error.code == "upstream_unavailable" and self._yf is not None:
+            clear = getattr(self._yf.data.YfData.cache_get, "cache_clear", None)  # an lru_cache, shared
+            if clear is not None:
+                clear()
+        return error
 
     async def _gather(self, fetch: Callable[[str], T], symbols: Sequence[str]) -> dict[str, T]:
         _quiet_yfinance()

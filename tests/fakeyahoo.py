@@ -12,7 +12,8 @@ Yahoo URL yfinance calls (the cookie and crumb handshake, `/v8/finance/chart/{sy
 
 Behaviours: "ok", "unknown", "rate_limited", "dns" (name resolution fails), "timeout", "malformed" (a 200 whose body
 is not JSON), "server_error" (HTTP 500 with an HTML page), "empty" (a 200 chart with no bars: Yahoo has no data),
-"odd_shape" (a 200 chart whose meta lacks the fields every real one has). `down = True` makes every request fail as
+"odd_shape" (a 200 chart whose meta lacks the fields every real one has), "wrong_types" (a 200 chart whose every
+part has the wrong JSON type). `down = True` makes every request fail as
 if the machine were offline. `chart_requests` counts quote requests (5-day charts) per symbol, `requests` records
 every host and path asked for, and `max_concurrent` is the most requests that were in flight at once.
 """
@@ -30,7 +31,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import requests
 from requests.adapters import BaseAdapter
 
-Behaviour = Literal["ok", "unknown", "rate_limited", "dns", "timeout", "malformed", "server_error", "empty", "odd_shape"]
+Behaviour = Literal[
+    "ok", "unknown", "rate_limited", "dns", "timeout", "malformed", "server_error", "empty", "odd_shape", "wrong_types"
+]
 
 # Meta blocks in the shape of Yahoo's v8 chart responses (fields and types as recorded; values illustrative).
 CHART_METAS: dict[str, dict[str, Any]] = {
@@ -148,6 +151,18 @@ class FakeYahoo(BaseAdapter):
         self.max_concurrent = 0
         self._in_flight = 0
         self._lock = threading.Lock()
+        self._released = threading.Event()
+
+    def release(self, timeout: float = 5.0) -> None:
+        """End the latency of every request in flight, now and from now on, and wait until none is left.
+
+        yfinance keeps one session and its locks per process: a request still sleeping here after a test would
+        hold them, and slow down the next test's first request.
+        """
+        self._released.set()
+        deadline = time.monotonic() + timeout
+        while self._in_flight and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def behave(self, symbol: str, behaviour: Behaviour) -> FakeYahoo:
         """Make every request about `symbol` answer the way `behaviour` says (returns self, to chain)."""
@@ -180,7 +195,7 @@ class FakeYahoo(BaseAdapter):
             self.max_concurrent = max(self.max_concurrent, self._in_flight)
         try:
             if self.latency:
-                time.sleep(self.latency)
+                self._released.wait(self.latency)
             return self._answer(request)
         finally:
             with self._lock:
@@ -246,6 +261,9 @@ class FakeYahoo(BaseAdapter):
             return self._json(request, 200, body)
         if behaviour == "odd_shape":
             body = chart_response({"symbol": symbol}, [1.0, 2.0], range_)
+            return self._json(request, 200, body)
+        if behaviour == "wrong_types":
+            body = {"chart": {"result": [{"meta": ["USD"], "timestamp": "yesterday", "indicators": 7}], "error": None}}
             return self._json(request, 200, body)
         return self._json(request, 200, chart_response(*self.chart_of(symbol), range_))
 

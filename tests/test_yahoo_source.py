@@ -117,6 +117,19 @@ def test_failures_are_upstream_unavailable_with_what_happened(
     assert isinstance(answers["SPY"], Quote), "one symbol's failure never spoils the others"
 
 
+@pytest.mark.parametrize("behaviour", ["malformed", "server_error", "odd_shape", "wrong_types", "dns"])
+def test_a_bad_first_answer_does_not_break_the_symbol_once_yahoo_recovers(
+    source: YahooSource, yahoo: FakeYahoo, behaviour: str
+) -> None:
+    symbol = f"FRESH{behaviour.upper().replace('_', '')}"  # one yfinance has never seen: its first contact fails
+    yahoo.behave(symbol, behaviour)  # type: ignore[arg-type]
+    assert quotes(source, [symbol])[symbol].code == "upstream_unavailable"
+    yahoo.behave(symbol, "ok")
+    recovered = quotes(source, [symbol])[symbol]
+    assert isinstance(recovered, Quote), recovered
+    assert recovered.name == f"{symbol} Corp."
+
+
 def test_with_the_network_down_every_symbol_is_unavailable_and_nothing_raises(
     source: YahooSource, yahoo: FakeYahoo
 ) -> None:
