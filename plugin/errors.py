@@ -120,6 +120,7 @@ _LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
 _RULES: Mapping[str, str] = {
     "missing": "required",
     "string_type": "type",
+    "string_unicode": "type",
     "list_type": "type",
     "model_attributes_type": "type",
     "dict_type": "type",
@@ -161,6 +162,8 @@ def _problem(error: Mapping[str, Any]) -> str:
         return "is required"
     if kind == "string_type":
         return f"must be a string, got {_json_type(value)}"
+    if kind == "string_unicode":
+        return "must be valid Unicode text (it has an unpaired surrogate escape such as \\ud800)"
     if kind == "list_type":
         return f"must be an array, got {_json_type(value)}"
     if kind in ("model_attributes_type", "dict_type"):
@@ -220,6 +223,14 @@ def api_operations(app: FastAPI) -> list[Operation]:
     ]
 
 
+#: How much of a request's path an error message repeats: enough to recognize it, never a wall of text.
+_SHOWN_PATH = 64
+
+
+def _shown_path(path: str) -> str:
+    return path if len(path) <= _SHOWN_PATH else path[: _SHOWN_PATH - 1] + "…"
+
+
 def _listing(operations: Sequence[Operation], spec_path: str) -> str:
     names = ", ".join(f"{op.method} {op.path}" for op in operations) or "no operations"
     return f"This API has {names}; its OpenAPI spec is at {spec_path}."
@@ -254,7 +265,7 @@ def install_error_handlers(
         return error_response(422, ApiError(code="invalid_request", message=message, details=details))
 
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        method, path = request.method, request.url.path
+        method, path, shown = request.method, request.url.path, _shown_path(request.url.path)
         if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
             unparsable = {
                 "type": "json_invalid",
@@ -264,13 +275,13 @@ def install_error_handlers(
             return await invalid_request(request, RequestValidationError([unparsable]))
         if exc.status_code == 404:
             operations = api_operations(request.app)
-            message = f"There is no {method} {path}. {_listing(operations, spec_path)}"
+            message = f"There is no {method} {shown}. {_listing(operations, spec_path)}"
             return error_response(404, ApiError(code="not_found", message=message, operations=operations))
         if exc.status_code == 405:
             allowed = _allowed_methods(request.app, path) or (exc.headers or {}).get("Allow", "").split(", ")
             operations = api_operations(request.app)
             listing = _listing(operations, spec_path)
-            message = f"{path} does not answer {method}; it answers {', '.join(allowed)}. {listing}"
+            message = f"{shown} does not answer {method}; it answers {', '.join(allowed)}. {listing}"
             error = ApiError(code="method_not_allowed", message=message, operations=operations)
             return error_response(405, error, headers={"Allow": ", ".join(allowed)})
         try:
