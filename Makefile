@@ -44,6 +44,12 @@ serve: $(STAMP) ## Run the plugin as a service (Yahoo, falling back to sample da
 bench: $(STAMP) ## Benchmarks on loopback, each a ratio to a same-run baseline (writes benchmarks/RESULTS.md)
 	$(PY) benchmarks/run.py
 
+fuzz: $(STAMP) ## Spec-driven fuzzing, long run: FUZZ_EXAMPLES (default 1000) new examples per operation
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(PY) -m pytest -p no:cacheprovider tests/test_fuzz.py
+
+soak: $(STAMP) ## 60 s of mixed load at 64 connections on loopback: no 5xx, no errors, flat memory and threads
+	$(PY) tools/soak.py --seconds 60 --connections 64
+
 lint: $(STAMP) ## Lint only
 	$(PY) -m ruff check plugin tests tools benchmarks notebooks
 
