@@ -9,24 +9,29 @@ then calls them and gets JSON that matches the output schema, plus a short text 
 that server with the official SDK (`mcp`, version 2) around any `PriceSource`, with the REST API's rules and answers:
 
 - `create_mcp_server(source)` returns the `MCPServer` with both tools;
-- `mount_mcp(app, source, base_url=...)` serves it on the FastAPI app at `/mcp` (Streamable HTTP), started and
-  stopped by the app's own lifespan, with the SDK's DNS-rebinding guard told which public host to trust;
+- `mount_mcp(app, source, base_url=...)` serves it on the FastAPI app at `/mcp` (Streamable HTTP), built on the
+  first request and run by the app's own lifespan, with the SDK's DNS-rebinding guard told which public host to
+  trust;
 - `run_stdio(source)` serves it over stdin and stdout to a client that starts it as a subprocess
   (`python -m plugin mcp`).
+
+The SDK takes about half a second to import, and every app `create_app` builds imports this module, most of them
+(tests, notebooks, a service only GPT Actions call) never asked a thing over MCP. So the SDK is imported only inside
+the functions that use it, and importing this module costs next to nothing.
 """
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI
-from mcp.server.mcpserver import MCPServer
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from mcp.server.transport_security import TransportSecuritySettings
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, BeforeValidator, Field
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -36,6 +41,12 @@ from plugin import __version__
 from plugin.quotes import Fundamentals, Quote
 from plugin.sources import PriceSource
 from plugin.symbols import MAX_SYMBOLS
+
+if TYPE_CHECKING:  # the SDK's types, for annotations only: see the module's docstring
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+    from mcp.server.transport_security import TransportSecuritySettings
+    from mcp.types import CallToolResult
 
 __all__ = [
     "DEADLINE",
@@ -64,8 +75,13 @@ INSTRUCTIONS = (
 )
 
 
-READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=True)
-"""Both tools only read, from the open world (Yahoo Finance): a client may call them without asking the user."""
+READ_ONLY: Mapping[str, bool] = {
+    "readOnlyHint": True,
+    "destructiveHint": False,
+    "idempotentHint": True,
+    "openWorldHint": True,
+}
+"""Both tools' annotations: they only read, from the open world (Yahoo Finance), so a client may call them freely."""
 DEADLINE = 10.0
 """Seconds a tool call waits for the price source, as the REST API does (`Settings.request_deadline`)."""
 PRICES_TOOL = (
@@ -134,8 +150,10 @@ def _fundamentals_line(item: Fundamentals) -> str:
     return f"{item.symbol}: " + (", ".join(parts) or "no figures")
 
 
-def _answer(lines: Iterable[str], output: BaseModel | None, *, is_error: bool) -> CallToolResult:
+def _answer(lines: Iterable[str], output: BaseModel | None, *, is_error: bool) -> "CallToolResult":
     """A tool result: the JSON for programs (`structured_content`) and a few lines of text for the model."""
+    from mcp.types import CallToolResult, TextContent
+
     structured = output.model_dump(mode="json") if output is not None else None
     return CallToolResult(content=[TextContent(type="text", text="\n".join(lines))], structured_content=structured, is_error=is_error)
 
@@ -155,7 +173,7 @@ async def _ask(fetch: Callable[[list[str]], Awaitable[Mapping[str, Any]]], symbo
         return {}, "the price source failed; try again shortly."
 
 
-def create_mcp_server(source: PriceSource, *, max_symbols: int = MAX_SYMBOLS, deadline: float = DEADLINE) -> MCPServer:
+def create_mcp_server(source: PriceSource, *, max_symbols: int = MAX_SYMBOLS, deadline: float = DEADLINE) -> "MCPServer":
     """An MCP server whose tools answer from `source`, with the REST API's rules and JSON.
 
     A call with some good symbols answers those and lists the others in `errors`. An empty or too long list, and a
@@ -164,6 +182,9 @@ def create_mcp_server(source: PriceSource, *, max_symbols: int = MAX_SYMBOLS, de
 
     Building an `MCPServer` calls `logging.basicConfig` (at WARNING here) unless logging is already set up.
     """
+    from mcp.server.mcpserver import MCPServer
+    from mcp.types import CallToolResult, ToolAnnotations
+
     # Imported here, not at the top: `create_app` mounts this server, so plugin.app imports this module.
     from plugin.app import FundamentalsResponse, PricesResponse, assemble, plan_symbols
 
@@ -171,8 +192,9 @@ def create_mcp_server(source: PriceSource, *, max_symbols: int = MAX_SYMBOLS, de
         "stock-prices", title="Stock and crypto prices", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING"
     )
     Tickers = _tickers_type(max_symbols)
+    read_only = ToolAnnotations(**READ_ONLY)
 
-    @server.tool(title="Get stock and crypto prices", description=PRICES_TOOL, annotations=READ_ONLY)
+    @server.tool(title="Get stock and crypto prices", description=PRICES_TOOL, annotations=read_only)
     async def get_prices(tickers: Tickers) -> Annotated[CallToolResult, PricesResponse]:
         if problem := _count_problem(tickers, max_symbols):
             return _answer([problem], None, is_error=True)
@@ -182,7 +204,7 @@ def create_mcp_server(source: PriceSource, *, max_symbols: int = MAX_SYMBOLS, de
         lines = [*map(_quote_line, quotes), *(f"{e.symbol}: {e.message}" for e in errors)]
         return _answer(lines, PricesResponse(quotes=quotes, errors=errors), is_error=not quotes)
 
-    @server.tool(title="Get valuation figures", description=FUNDAMENTALS_TOOL, annotations=READ_ONLY)
+    @server.tool(title="Get valuation figures", description=FUNDAMENTALS_TOOL, annotations=read_only)
     async def get_fundamentals(tickers: Tickers) -> Annotated[CallToolResult, FundamentalsResponse]:
         if problem := _count_problem(tickers, max_symbols):
             return _answer([problem], None, is_error=True)
@@ -198,16 +220,8 @@ def create_mcp_server(source: PriceSource, *, max_symbols: int = MAX_SYMBOLS, de
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
-def transport_security(
-    base_url: str | None = None, *, allowed_hosts: Iterable[str] = (), allowed_origins: Iterable[str] = ()
-) -> TransportSecuritySettings:
-    """The DNS-rebinding guard of `/mcp`: the `Host` and `Origin` headers a request may carry.
-
-    A web page may not read answers from another site, unless it gets the browser to send its requests to a name
-    that resolves to your machine: DNS rebinding. Checking `Host` stops it. The SDK trusts only localhost, so a
-    server behind `https://prices.example.com` must be told its public name: pass the public base URL, and its host
-    (any port) and its origin join localhost's. `allowed_hosts` and `allowed_origins` add more (`host:*` patterns).
-    """
+def _trusted(base_url: str | None, allowed_hosts: Iterable[str], allowed_origins: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The `Host` and `Origin` values `transport_security` lets through; a `base_url` that is no URL raises."""
     hosts = [*_LOCAL_HOSTS, *(f"{host}:*" for host in _LOCAL_HOSTS)]
     origins = [f"http://{host}:*" for host in _LOCAL_HOSTS]
     if base_url is not None:
@@ -217,46 +231,134 @@ def transport_security(
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
         hosts += [host, f"{host}:*"]
         origins.append(f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else ""))
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
-        allowed_hosts=list(dict.fromkeys([*hosts, *allowed_hosts])),
-        allowed_origins=list(dict.fromkeys([*origins, *allowed_origins])),
-    )
+    return list(dict.fromkeys([*hosts, *allowed_hosts])), list(dict.fromkeys([*origins, *allowed_origins]))
+
+
+def transport_security(
+    base_url: str | None = None, *, allowed_hosts: Iterable[str] = (), allowed_origins: Iterable[str] = ()
+) -> "TransportSecuritySettings":
+    """The DNS-rebinding guard of `/mcp`: the `Host` and `Origin` headers a request may carry.
+
+    A web page may not read answers from another site, unless it gets the browser to send its requests to a name
+    that resolves to your machine: DNS rebinding. Checking `Host` stops it. The SDK trusts only localhost, so a
+    server behind `https://prices.example.com` must be told its public name: pass the public base URL, and its host
+    (any port) and its origin join localhost's. `allowed_hosts` and `allowed_origins` add more (`host:*` patterns).
+    """
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    hosts, origins = _trusted(base_url, allowed_hosts, allowed_origins)
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
+
+
+_NOT_RUNNING = "The MCP endpoint is not running: start the app's lifespan first (uvicorn does; `with TestClient(app)`)."
+
+
+@dataclass(eq=False)
+class _Run:
+    """One run of the app's lifespan, as the endpoint sees it: three signals, and the manager once it runs."""
+
+    needed: anyio.Event = field(default_factory=anyio.Event)  # a request came: start the server
+    ready: anyio.Event = field(default_factory=anyio.Event)  # it runs, or it failed (`problem` says why)
+    stop: anyio.Event = field(default_factory=anyio.Event)  # the app is shutting down
+    manager: "StreamableHTTPSessionManager | None" = None
+    problem: str | None = None
 
 
 class StreamableHTTPEndpoint:
-    """The ASGI endpoint behind `/mcp`: it hands each request to a session manager that lives as long as the app.
+    """The ASGI endpoint behind `/mcp`: it builds the MCP server on the first request and serves it while the app runs.
 
-    The SDK's `StreamableHTTPSessionManager` runs only once, so a manager made with the app would leave `/mcp`
-    dead after the app's first shutdown (a `TestClient` opened twice, a server restarted in a notebook). This
-    endpoint makes a fresh one (`server.streamable_http_app()`) each time the app starts, in `running()`. It serves
-    stateless JSON: each request stands alone, which suits tools that only read, lets several workers share the
-    load, and leaves no open stream to hold up a shutdown.
+    Importing the SDK and building the server takes about half a second, so an app pays it only when a client first
+    calls `/mcp`, never at start-up. The SDK's `StreamableHTTPSessionManager` must be entered and left in the same
+    task, and runs only once. So `running()`, entered in the app's lifespan, starts one task that waits until a
+    request needs the server, builds it once (`build_server`, in a worker thread: the import would stall every other
+    request), then runs a fresh manager until the app stops; a request waits for it at most `startup_timeout`
+    seconds, then gets a 503 saying why. A restarted app (a `TestClient` opened twice, a server restarted in a
+    notebook) gets a new manager around the same server. It serves stateless JSON: each request stands alone,
+    which suits tools that only read, lets several workers share the load, and leaves no open stream to hold up a
+    shutdown.
     """
 
-    def __init__(self, server: MCPServer, security: TransportSecuritySettings) -> None:
-        self.server = server
-        self.security = security
-        self._manager: StreamableHTTPSessionManager | None = None
+    def __init__(
+        self,
+        build_server: Callable[[], "MCPServer"],
+        build_security: Callable[[], "TransportSecuritySettings"],
+        *,
+        startup_timeout: float = 15.0,
+    ) -> None:
+        self.startup_timeout = startup_timeout
+        self._build_server = build_server
+        self._build_security = build_security
+        self._server: MCPServer | None = None
+        self._lock = threading.Lock()
+        self._run: _Run | None = None
+
+    @property
+    def built(self) -> bool:
+        """Whether the MCP server exists yet: the first request builds it, and so does reading `server`."""
+        return self._server is not None
+
+    @property
+    def server(self) -> "MCPServer":
+        """The MCP server, built on first use and only once, from any thread: an `mcp.Client` can connect to it."""
+        with self._lock:
+            if self._server is None:
+                self._server = self._build_server()
+            return self._server
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Serve requests while the block runs: enter it in the app's lifespan."""
-        self.server.streamable_http_app(stateless_http=True, json_response=True, transport_security=self.security)
-        manager = self.server.session_manager
-        async with manager.run():
-            self._manager = manager
+        run = _Run()
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(self._serve, run, name="MCP session manager")
+            self._run = run
             try:
                 yield
             finally:
-                self._manager = None
+                if self._run is run:
+                    self._run = None
+                run.stop.set()
+                run.needed.set()  # a task still waiting for its first request ends, having built nothing
+
+    async def _serve(self, run: _Run) -> None:
+        """The task that owns this run's session manager: it enters and leaves `manager.run()`."""
+        try:
+            await run.needed.wait()
+            if run.stop.is_set():
+                return
+            server = self._server or await anyio.to_thread.run_sync(lambda: self.server)
+            server.streamable_http_app(stateless_http=True, json_response=True, transport_security=self._build_security())
+            manager = server.session_manager
+            async with manager.run():
+                run.manager = manager
+                run.ready.set()
+                await run.stop.wait()
+        except Exception:
+            logger.exception("the MCP server at /mcp failed")
+            run.problem = "The MCP server failed to start; the service's log says why."
+        finally:
+            run.manager = None
+            run.ready.set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._manager is None:
-            detail = "The MCP endpoint is not running: start the app's lifespan first (uvicorn does; `with TestClient(app)`)."
-            await JSONResponse({"detail": detail}, status_code=503)(scope, receive, send)
+        run = self._run
+        if run is not None and run.manager is None and not run.ready.is_set():
+            run.needed.set()
+            with anyio.move_on_after(self.startup_timeout):
+                await run.ready.wait()
+        manager = run.manager if run is not None else None
+        if manager is None:
+            await JSONResponse({"detail": self._why_not(run)}, status_code=503)(scope, receive, send)
             return
-        await self._manager.handle_request(scope, receive, send)
+        await manager.handle_request(scope, receive, send)
+
+    def _why_not(self, run: _Run | None) -> str:
+        """Why `run` cannot serve a request: it failed, it is late, or the app is not running."""
+        if run is not None and run.problem is not None:
+            return run.problem
+        if run is not None and not run.ready.is_set():
+            return f"The MCP server did not start within {self.startup_timeout:g} s; try again shortly."
+        return _NOT_RUNNING
 
 
 def mount_mcp(
@@ -269,17 +371,22 @@ def mount_mcp(
     max_symbols: int = MAX_SYMBOLS,
     deadline: float = DEADLINE,
 ) -> None:
-    """Serve `create_mcp_server(source)` on `app` at `path`, started and stopped by the app's own lifespan.
+    """Serve `create_mcp_server(source)` on `app` at `path`, built on the first request, run by the app's lifespan.
 
     `base_url` is the public base URL (`Settings.public_base_url`): the DNS-rebinding guard trusts its host besides
     localhost (see `transport_security`); a `TestClient` must therefore use `base_url="http://localhost"`, not its
-    default `testserver`. The route stays out of the OpenAPI spec, and the server is kept in `app.state.mcp`.
+    default `testserver`. The route stays out of the OpenAPI spec. The `StreamableHTTPEndpoint` is kept in
+    `app.state.mcp`: `app.state.mcp.server` is the MCP server (built then, if no request has built it yet).
     Mounting twice at one path is an error: the second server would never be reached.
     """
     if any(getattr(route, "path", None) == path for route in app.router.routes):
         raise ValueError(f"the app already has a route at {path}: mount MCP once, or at another path")
-    server = create_mcp_server(source, max_symbols=max_symbols, deadline=deadline)
-    endpoint = StreamableHTTPEndpoint(server, transport_security(base_url, allowed_hosts=allowed_hosts))
+    allowed_hosts = tuple(allowed_hosts)
+    _trusted(base_url, allowed_hosts, ())  # a bad base_url fails now, not at the first request
+    endpoint = StreamableHTTPEndpoint(
+        lambda: create_mcp_server(source, max_symbols=max_symbols, deadline=deadline),
+        lambda: transport_security(base_url, allowed_hosts=allowed_hosts),
+    )
     app.router.routes.append(Route(path, endpoint, name="mcp", include_in_schema=False))
     app_lifespan = app.router.lifespan_context
 
@@ -289,7 +396,7 @@ def mount_mcp(
             yield state
 
     app.router.lifespan_context = lifespan
-    app.state.mcp = server
+    app.state.mcp = endpoint
 
 
 def run_stdio(source: PriceSource, *, max_symbols: int = MAX_SYMBOLS, deadline: float = DEADLINE) -> None:

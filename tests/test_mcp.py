@@ -10,6 +10,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from fastapi.testclient import TestClient
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult
 
+import plugin.mcp
 from plugin.app import create_app
 from plugin.mcp import INSTRUCTIONS, MAX_INSTRUCTIONS, create_mcp_server, mount_mcp, transport_security
 from plugin.quotes import Fundamentals, Quote, QuoteError
@@ -286,9 +288,11 @@ def test_transport_security_adds_the_public_host_and_origin_to_localhost() -> No
 
 
 def test_without_the_apps_lifespan_mcp_answers_503_with_a_reason() -> None:
-    answer = TestClient(app_with_mcp(Settings(source="sample")), base_url=LOCAL).post("/mcp", headers=MCP_HEADERS, json=INITIALIZE)
+    app = app_with_mcp(Settings(source="sample"))
+    answer = TestClient(app, base_url=LOCAL).post("/mcp", headers=MCP_HEADERS, json=INITIALIZE)
     assert answer.status_code == 503
     assert "lifespan" in answer.json()["detail"]
+    assert app.state.mcp.built is False
 
 
 def test_a_test_client_can_open_the_app_twice() -> None:
@@ -307,9 +311,14 @@ def test_the_apps_own_lifespan_still_runs_around_mcp() -> None:
     assert events == ["app startup", "app shutdown"]
 
 
+def test_a_bad_base_url_is_refused_when_mounting_not_at_the_first_request() -> None:
+    with pytest.raises(ValueError, match="base_url must be an http"):
+        mount_mcp(FastAPI(), SampleSource(), base_url="prices.example.com")
+
+
 async def test_the_apps_mcp_server_follows_the_settings_limit() -> None:
     app = app_with_mcp(Settings(source="sample", max_symbols=3))
-    async with Client(app.state.mcp) as client:
+    async with Client(app.state.mcp.server) as client:
         tools = (await client.list_tools()).tools
         refused = await client.call_tool("get_prices", {"tickers": ["AAPL", "MSFT", "NVDA", "TSLA"]})
     assert {tool.input_schema["properties"]["tickers"]["maxItems"] for tool in tools} == {3}
@@ -322,6 +331,161 @@ def test_mounting_twice_is_an_error_and_the_route_stays_out_of_the_spec() -> Non
     with pytest.raises(ValueError, match="already has a route at /mcp"):
         mount_mcp(app, SampleSource())
     assert "/mcp" not in app.openapi()["paths"]
+
+
+# -- the lazy mount: the SDK is imported, and the server built, by the first request to /mcp -------------------
+
+
+def test_importing_the_app_and_building_one_does_not_import_the_sdk() -> None:
+    """Every app imports plugin.mcp; the SDK costs about half a second to import, so only a request to /mcp may."""
+    code = (
+        "import sys\n"
+        "import plugin.mcp\n"
+        "from plugin.app import create_app\n"
+        "from plugin.settings import Settings\n"
+        "app = create_app(Settings(source='sample'))\n"
+        "assert app.state.mcp is not None\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('mcp', 'mcp_types')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+class CountedBuilds:
+    """`plugin.mcp.create_mcp_server`, counting its calls; each waits for `release` (set by default)."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.calls = 0
+        self.fail = fail
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.release.set()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        self.entered.set()
+        self.release.wait(30)
+        if self.fail:
+            raise RuntimeError("no SDK here")
+        return create_mcp_server(*args, **kwargs)
+
+
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> CountedBuilds:
+    counted = CountedBuilds()
+    monkeypatch.setattr(plugin.mcp, "create_mcp_server", counted)
+    return counted
+
+
+def test_over_streamable_http_the_first_request_builds_the_server(builds: CountedBuilds) -> None:
+    app = app_with_mcp(Settings(source="sample"))
+    with BackgroundServer(app, name="test-mcp-lazy") as server:
+        assert (app.state.mcp.built, builds.calls) == (False, 0)
+        assert httpx.get(f"{server.url}/get_prices", params={"tickers": "AAPL"}).status_code == 200
+        assert builds.calls == 0
+
+        async def first_call() -> CallToolResult:
+            async with Client(f"{server.url}/mcp") as client:
+                return await client.call_tool("get_prices", {"tickers": ["AAPL"]})
+
+        result = asyncio.run(first_call())
+    assert result.structured_content["quotes"][0]["price"] == 169.595
+    assert (app.state.mcp.built, builds.calls) == (True, 1)
+
+
+def test_with_a_test_client_the_first_request_builds_the_server_once(builds: CountedBuilds) -> None:
+    app = app_with_mcp(Settings(source="sample"))
+    for _ in range(2):  # the second start reuses the server, around a fresh session manager
+        with TestClient(app, base_url=LOCAL) as client:
+            answer = client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE)
+            assert answer.json()["result"]["serverInfo"]["name"] == "stock-prices"
+    assert builds.calls == 1
+    assert app.state.mcp.server is app.state.mcp.server
+    assert builds.calls == 1
+
+
+async def test_concurrent_first_requests_build_the_server_once(builds: CountedBuilds) -> None:
+    app = app_with_mcp(Settings(source="sample"))
+    builds.release.clear()  # the build waits until every request has arrived
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=LOCAL) as client,
+    ):
+        requests = [asyncio.create_task(client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE)) for _ in range(5)]
+        await asyncio.to_thread(builds.entered.wait, 30)
+        for _ in range(10):  # let every request reach the endpoint: none finds a server, all wait for the one build
+            await asyncio.sleep(0)
+        assert not any(request.done() for request in requests)
+        builds.release.set()
+        answers = await asyncio.gather(*requests)
+    assert [answer.status_code for answer in answers] == [200] * 5
+    assert builds.calls == 1
+
+
+@pytest.mark.parametrize("first_request", [False, True], ids=["never-used", "used"])
+async def test_shutdown_leaves_no_task_behind(first_request: bool) -> None:
+    app = app_with_mcp(Settings(source="sample"))
+    before = asyncio.all_tasks()  # the test itself, and its runner's
+    async with app.router.lifespan_context(app):
+        if first_request:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url=LOCAL) as client:
+                assert (await client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE)).status_code == 200
+        # the endpoint's task runs while the app does: waiting for a first request, or running the manager
+        assert "MCP session manager" in {task.get_name() for task in asyncio.all_tasks() - before}
+    assert asyncio.all_tasks() == before
+    assert app.state.mcp.built is first_request
+
+
+@pytest.mark.parametrize("first_request", [False, True], ids=["never-used", "used"])
+def test_stopping_the_server_leaves_no_thread_behind(first_request: bool) -> None:
+    before = set(threading.enumerate())
+    app = app_with_mcp(Settings(source="sample"))
+    with BackgroundServer(app, name="test-mcp-threads") as server:
+        if first_request:
+            assert httpx.post(f"{server.url}/mcp", headers=MCP_HEADERS, json=INITIALIZE).status_code == 200
+    new = [thread for thread in threading.enumerate() if thread not in before]
+    for thread in new:  # the worker thread that imported the SDK is told to stop as the server's loop ends
+        thread.join(timeout=10)
+    assert [thread.name for thread in new if thread.is_alive()] == []
+    assert app.state.mcp.built is first_request
+
+
+def test_a_server_that_fails_to_build_is_a_503_and_the_rest_api_still_answers(builds: CountedBuilds) -> None:
+    builds.fail = True
+    with TestClient(app_with_mcp(Settings(source="sample")), base_url=LOCAL) as client:
+        for _ in range(2):  # the failure is reported, not retried on every request
+            answer = client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE)
+            assert answer.status_code == 503
+            assert answer.json() == {"detail": "The MCP server failed to start; the service's log says why."}
+        assert client.get("/get_prices", params={"tickers": "AAPL"}).status_code == 200
+    assert builds.calls == 1
+
+
+def test_a_server_slower_to_start_than_the_timeout_is_a_503_then_serves(builds: CountedBuilds) -> None:
+    app = app_with_mcp(Settings(source="sample"))
+    app.state.mcp.startup_timeout = 0.05
+    builds.release.clear()
+    with TestClient(app, base_url=LOCAL) as client:
+        late = client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE)
+        assert (late.status_code, late.json()["detail"]) == (
+            503, "The MCP server did not start within 0.05 s; try again shortly."
+        )
+        builds.release.set()
+        app.state.mcp.startup_timeout = 30
+        assert client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE).status_code == 200
+
+
+def test_with_a_token_an_unauthenticated_request_is_refused_before_anything_is_built(builds: CountedBuilds) -> None:
+    settings = Settings(source="sample", api_token="s3cret", verification_tokens={"openai": "issued-by-openai"})
+    app = app_with_mcp(settings)
+    with TestClient(app, base_url=LOCAL) as client:
+        assert client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE).status_code == 401
+        assert builds.calls == 0
+        headers = {**MCP_HEADERS, "Authorization": "Bearer s3cret"}
+        assert client.post("/mcp", headers=headers, json=INITIALIZE).status_code == 200
+    assert builds.calls == 1
 
 
 # -- stdio ------------------------------------------------------------------------------------------------------
