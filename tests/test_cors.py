@@ -71,3 +71,18 @@ def test_the_default_settings_allow_only_chatgpt() -> None:
 def test_the_manifest_is_readable_cross_origin_too(client: TestClient) -> None:
     answer = client.get("/.well-known/ai-plugin.json", headers={"Origin": "https://chatgpt.com"})
     assert answer.headers["access-control-allow-origin"] == "https://chatgpt.com"
+
+
+@pytest.mark.parametrize("origin", [None, "https://chatgpt.com", "https://evil.example"])
+def test_every_answer_says_it_varies_with_the_origin_once(client: TestClient, origin: str | None) -> None:
+    headers = {"Origin": origin} if origin else {}
+    answer = client.get("/get_prices?tickers=AAPL", headers=headers)
+    assert answer.status_code == 200
+    assert answer.headers.get_list("vary") == ["Origin"], (
+        "a cache must not hand one origin's answer to another"
+    )
+
+
+def test_a_request_without_an_origin_gets_no_cors_headers(client: TestClient) -> None:
+    answer = client.get("/get_prices?tickers=AAPL")
+    assert not [name for name in answer.headers if name.startswith("access-control-")]
