@@ -13,6 +13,7 @@ import argparse
 import errno
 import importlib.util
 import json
+import logging
 import os
 import socket
 import sys
@@ -116,6 +117,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.reload:
         return _serve_with_reload(settings, port, args)
     sock = _bind(settings.host, port)
+    _configure_logging(args.log_level)
     try:
         # Bound before the app is built, so that with --port 0 the manifest already names the port the OS chose.
         settings = replace(settings, port=sock.getsockname()[1])
@@ -131,6 +133,19 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         sock.close()
     return 0
+
+
+def _configure_logging(level: str) -> None:
+    """Send the plugin's own log lines to stderr at `level`, set up once, before anything else sets logging up.
+
+    The MCP SDK calls `logging.basicConfig` when its server is first built (at the first /mcp request); setting
+    logging up here first makes that call do nothing, so the log format does not change while the server runs.
+    """
+    logging.basicConfig(
+        level="DEBUG" if level == "trace" else level.upper(),
+        format="%(levelname)-9s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -385,3 +385,22 @@ def test_app_from_env_is_the_factory_uvicorn_imports(monkeypatch: pytest.MonkeyP
     ):
         assert client.get_prices(["AAPL"]).quotes[0].price == 169.595
         assert client.manifest()["api"]["url"] == "https://prices.example.com/openapi.yaml"
+
+
+def test_serve_sets_up_logging_before_the_mcp_sdk_can_change_it() -> None:
+    """The MCP SDK calls logging.basicConfig when its server is built, at the first /mcp request; serve's own set-up
+    comes first, so the SDK's call changes nothing and the log format stays the same for the life of the server."""
+    script = (
+        "import logging, sys\n"
+        "from plugin import cli\n"
+        "cli._configure_logging('info')\n"
+        "root = logging.getLogger()\n"
+        "before = (list(root.handlers), root.level)\n"
+        "from plugin.mcp import create_mcp_server\n"
+        "from plugin.sources import SampleSource\n"
+        "create_mcp_server(SampleSource())\n"
+        "print(before == (list(root.handlers), root.level), logging.getLevelName(root.level))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "INFO"]
