@@ -50,3 +50,38 @@ def test_notebook_is_committed_executed_and_clean(path: Path) -> None:
     assert not unrun, f"{path.name}: cells {unrun} have no stored output (run `make notebooks`)"
     counts = [c.execution_count for c in code]
     assert counts == list(range(1, len(code) + 1)), f"{path.name}: not executed top to bottom in one run"
+
+
+def test_clean_merges_stream_chunks_however_the_kernel_flushed_them() -> None:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print(1); print(2)")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="1\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="2\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="warn\n"),
+    ]
+    nb.cells = [cell]
+    outputs = run_notebooks.clean(nb).cells[0].outputs
+    assert [(o.name, o.text) for o in outputs] == [("stdout", "1\n2\n"), ("stderr", "warn\n")]
+
+
+def test_a_rerun_keeps_the_stored_output_of_an_unchanged_ignored_cell_only() -> None:
+    def notebook(source: str, text: str) -> nbformat.NotebookNode:
+        nb = nbformat.v4.new_notebook()
+        timed = nbformat.v4.new_code_cell(source)
+        timed.id = "timed"
+        timed.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+        plain = nbformat.v4.new_code_cell("print('x')")
+        plain.id = "plain"
+        plain.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+        nb.cells = [timed, plain]
+        return nb
+
+    stored = notebook("# NBVAL_IGNORE_OUTPUT\nprint(elapsed)", "0.12 s\n")
+    rerun = notebook("# NBVAL_IGNORE_OUTPUT\nprint(elapsed)", "0.15 s\n")
+    run_notebooks.keep_ignored_outputs(stored, rerun)
+    assert [c.outputs[0].text for c in rerun.cells] == ["0.12 s\n", "0.15 s\n"]
+
+    edited = notebook("# NBVAL_IGNORE_OUTPUT\nprint(elapsed, 'ms')", "150 ms\n")
+    run_notebooks.keep_ignored_outputs(stored, edited)
+    assert edited.cells[0].outputs[0].text == "150 ms\n"

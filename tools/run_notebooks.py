@@ -32,19 +32,59 @@ LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3"}
 KEPT_CELL_METADATA = ("tags",)
 
 
+def _coalesce_streams(outputs: list) -> list:
+    """Merge consecutive stdout (or stderr) chunks: how the kernel happened to flush them is not part of the lesson."""
+    merged: list = []
+    for output in outputs:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and output.get("output_type") == "stream"
+            and last.get("output_type") == "stream"
+            and last.get("name") == output.get("name")
+        ):
+            last["text"] = "".join(last["text"]) + "".join(output["text"])
+        else:
+            merged.append(output)
+    return merged
+
+
 def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Drop the metadata that differs between runs and machines (timings, versions, widget state)."""
     nb.metadata = nbformat.from_dict({"kernelspec": KERNELSPEC, "language_info": LANGUAGE_INFO})
     for cell in nb.cells:
         cell.metadata = nbformat.from_dict({k: v for k, v in cell.metadata.items() if k in KEPT_CELL_METADATA})
-        if cell.cell_type != "code":
+        if cell.cell_type == "code":
+            cell.outputs = _coalesce_streams(cell.outputs)
+        else:
             cell.pop("outputs", None)
             cell.pop("execution_count", None)
     return nb
 
 
+def _ignored(cell: nbformat.NotebookNode) -> bool:
+    """True for a cell whose output nbval does not compare (a measured timing, say): tag or first-line comment."""
+    return "NBVAL_IGNORE_OUTPUT" in cell.metadata.get("tags", []) or cell.source.lstrip().startswith(
+        "# NBVAL_IGNORE_OUTPUT"
+    )
+
+
+def keep_ignored_outputs(before: nbformat.NotebookNode, after: nbformat.NotebookNode) -> None:
+    """Keep the stored output of an unchanged cell that nbval ignores, so a re-run leaves `git diff` empty.
+
+    Such an output differs on every run by nature (it is a measurement); storing a fresh one each time would only
+    make noise in the history. Once the cell's code changes, its new output is stored.
+    """
+    stored = {c.get("id"): c for c in before.cells if c.cell_type == "code" and _ignored(c)}
+    for cell in after.cells:
+        old = stored.get(cell.get("id"))
+        if old is not None and old.source == cell.source:
+            cell.outputs = old.outputs
+
+
 def execute(path: Path, timeout: int = 120) -> None:
     nb = nbformat.read(path, as_version=4)
+    before = nbformat.read(path, as_version=4)
     env_before = os.environ.get("PRICE_SOURCE")
     os.environ.setdefault("PRICE_SOURCE", "sample")
     try:
@@ -59,6 +99,7 @@ def execute(path: Path, timeout: int = 120) -> None:
     finally:
         if env_before is None:
             os.environ.pop("PRICE_SOURCE", None)
+    keep_ignored_outputs(before, nb)
     nbformat.write(clean(nb), path)
 
 
