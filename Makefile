@@ -23,7 +23,7 @@ lab: $(STAMP) ## Open the workbook in JupyterLab
 test: $(STAMP) ## Lint, unit tests, and every notebook under strict nbval (offline)
 	$(PY) -m ruff check plugin tests tools benchmarks notebooks
 	$(PY) -m pytest tests
-	$(PY) -m pytest --nbval --nbval-current-env notebooks
+	$(PY) -m pytest notebooks
 
 test-live: $(STAMP) ## The smoke tests that talk to the real Yahoo Finance
 	PRICE_SOURCE=yahoo $(PY) -m pytest -m live --run-live tests

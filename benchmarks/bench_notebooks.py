@@ -1,4 +1,4 @@
-"""How long each notebook takes under `pytest --nbval --nbval-current-env`, the way `make test` runs it.
+"""How long each notebook takes under strict `pytest --nbval`, the way `make test` runs it (notebooks/pytest.ini).
 
 The baseline is a one-cell notebook (`1 + 1`) in a temporary folder, run the same way: what pytest, nbval and
 a fresh kernel cost before any lesson runs. Each notebook is timed once, wall clock, from `Popen` to exit,
@@ -50,10 +50,11 @@ class NotebookFailed(RuntimeError):
 
 
 def time_nbval(path: Path, *, timeout: float = 60.0) -> float:
-    """Seconds for `pytest --nbval --nbval-current-env PATH` to pass; raises NotebookFailed if it does not."""
+    """Seconds for `pytest PATH` to pass with the notebooks' pytest.ini, as `make test` runs it (strict nbval,
+    the unit tests' plugins off); raises NotebookFailed if it does not. The one-cell baseline runs the same way."""
     started = time.perf_counter()
     done = subprocess.run(
-        [PYTHON, "-m", "pytest", "--nbval", "--nbval-current-env", "-q", "-p", "no:cacheprovider", str(path)],
+        [PYTHON, "-m", "pytest", "-c", str(NOTEBOOKS / "pytest.ini"), "-q", str(path)],
         cwd=ROOT,
         env={**os.environ, "PRICE_SOURCE": "sample"},
         capture_output=True,
