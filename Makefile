@@ -17,8 +17,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
+# Extra flags for JupyterLab, e.g. `make lab LAB_ARGS="--no-browser --port 8888"`; root (containers) needs --allow-root.
+LAB_ARGS ?=
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: $(STAMP) ## Open the workbook in JupyterLab
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT) $(LAB_ARGS)
 
 test: $(STAMP) ## Lint, unit tests, and every notebook under strict nbval (offline)
 	$(PY) -m ruff check plugin tests tools benchmarks notebooks
