@@ -205,28 +205,33 @@ MIT license; its authors are not liable for any loss arising from its use.</li>
 """
 
 
-#: The hosts a request may name to get links back to itself when no base URL is configured: this machine only.
+#: The hosts that mean this machine. A request that reached the server through one of them tells the port it serves.
 _LOOPBACK_HOST = re.compile(r"(localhost|127\.0\.0\.1|\[::1\])(?::([0-9]{1,5}))?", re.IGNORECASE)
 #: How many base URLs the rendered manifest and spec are kept for (a few loopback spellings and ports).
 _BASES_KEPT = 8
 
 
-def request_base_url(settings: Settings, scope: Scope) -> str:
+def request_base_url(settings: Settings, scope: Scope, *, own_origin: bool = False) -> str:
     """The base URL that the manifest and the spec served to this request start with.
 
-    A configured `settings.base_url` always wins: that is production. Without one, a request that reached the
-    server as `localhost`, `127.0.0.1` or `[::1]` (any port) gets its own scheme and host back, so a server on
-    port 0, or `/docs` opened at `http://127.0.0.1:PORT`, links to where it really is. Any other Host header gets
-    `settings.public_base_url`: a client must never be able to write a host of its choosing into a manifest.
+    A configured `settings.base_url` always wins: that is production. Without one, the default is
+    `http://localhost:PORT`, and PORT is the one the request reached when it came through a loopback host
+    (`localhost`, `127.0.0.1` or `[::1]`): a server started on port 0 names the port it really got. With
+    `own_origin` (the spec `/docs` reads), a loopback request gets its own scheme and host back instead, so that
+    Swagger UI's "Try it out", opened at `http://127.0.0.1:PORT/docs`, calls its own origin and not a
+    cross-origin `localhost`. Any other Host header gets `settings.public_base_url`: a client must never be able to
+    write a host of its choosing into a manifest.
     """
     if settings.base_url is None and scope.get("scheme") in ("http", "https"):
         match = _LOOPBACK_HOST.fullmatch(Headers(scope=scope).get("host", ""))
         if match is not None:
-            name, port = match[1].lower(), match[2]
+            name = match[1].lower() if own_origin else "localhost"
+            scheme = scope["scheme"] if own_origin else "http"
+            port = match[2]
             if port is None:
-                return f"{scope['scheme']}://{name}"
+                return f"{scheme}://{name}"
             if 0 < int(port) <= 65535:
-                return f"{scope['scheme']}://{name}:{int(port)}"
+                return f"{scheme}://{name}:{int(port)}"
     return settings.public_base_url
 
 
@@ -234,7 +239,8 @@ def add_plugin_routes(app: FastAPI, settings: Settings) -> None:
     """Serve what ChatGPT fetches when installing the plugin: the manifest, spec, logo and legal page.
 
     The manifest and both renderings of the spec (`/openapi.yaml` for ChatGPT, `/openapi.json` for `/docs`)
-    carry the base URL `request_base_url` gives each request, rendered once per base URL.
+    carry the base URL `request_base_url` gives each request (its own origin, for `/docs`), rendered once per
+    base URL.
     """
     auth = None
     if settings.api_token is not None:
@@ -275,7 +281,7 @@ def add_plugin_routes(app: FastAPI, settings: Settings) -> None:
 
         @app.get(app.openapi_url, include_in_schema=False)
         async def openapi_json(request: Request) -> Response:
-            body = spec_json(request_base_url(settings, request.scope))
+            body = spec_json(request_base_url(settings, request.scope, own_origin=True))
             return Response(body, media_type="application/json")
 
     @app.get("/logo.png", include_in_schema=False)

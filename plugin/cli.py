@@ -192,8 +192,8 @@ def _announcing_server(app: "FastAPI", args: argparse.Namespace, on_started: Cal
 def _announce(settings: "Settings", *, reload: bool = False) -> None:
     """What `serve` prints once it listens. Scripts wait for the line that starts with 'Serving on'.
 
-    The links start with the public base URL, as the manifest and the spec do: /docs calls the spec's server, so
-    opened at another address, its requests would be cross-origin. The token itself is never printed.
+    The links start with the public base URL, as the manifest and the spec do, so a person opens the same
+    address ChatGPT is told about. The token itself is never printed.
     """
     from plugin.server import local_url
 

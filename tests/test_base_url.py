@@ -1,4 +1,5 @@
-"""The public base URL in the manifest and the spec: configured and fixed, or the loopback host a request used."""
+"""The public base URL in the manifest and the spec: configured and fixed, or http://localhost on the port a loopback
+request reached (and, for the spec /docs reads, that request's own origin)."""
 
 from __future__ import annotations
 
@@ -31,13 +32,14 @@ def links(client: TestClient, host: str | None = None) -> dict[str, str]:
     }
 
 
-def expected_links(base: str) -> dict[str, str]:
+def expected_links(base: str, docs: str | None = None) -> dict[str, str]:
+    """What the manifest and openapi.yaml say (`base`), and the spec /docs reads (`docs`, the same by default)."""
     return {
         "manifest api": f"{base}/openapi.yaml",
         "manifest logo": f"{base}/logo.png",
         "manifest legal": f"{base}/legal",
         "yaml servers": base,
-        "json servers": base,
+        "json servers": docs or base,
     }
 
 
@@ -47,18 +49,20 @@ def app() -> FastAPI:
 
 
 @pytest.mark.parametrize(
-    ("host", "base"),
+    ("host", "base", "docs"),
     [
-        ("127.0.0.1:8123", "http://127.0.0.1:8123"),
-        ("localhost:9000", "http://localhost:9000"),
-        ("[::1]:8123", "http://[::1]:8123"),
-        ("LocalHost:9000", "http://localhost:9000"),
-        ("127.0.0.1", "http://127.0.0.1"),
-        ("127.0.0.1:08123", "http://127.0.0.1:8123"),
+        ("127.0.0.1:8123", "http://localhost:8123", "http://127.0.0.1:8123"),
+        ("localhost:9000", "http://localhost:9000", "http://localhost:9000"),
+        ("[::1]:8123", "http://localhost:8123", "http://[::1]:8123"),
+        ("LocalHost:9000", "http://localhost:9000", "http://localhost:9000"),
+        ("127.0.0.1", "http://localhost", "http://127.0.0.1"),
+        ("127.0.0.1:08123", "http://localhost:8123", "http://127.0.0.1:8123"),
     ],
 )
-def test_without_a_base_url_a_loopback_host_gets_links_to_itself(app: FastAPI, host: str, base: str) -> None:
-    assert links(TestClient(app), host) == expected_links(base)
+def test_without_a_base_url_links_are_localhost_on_the_port_the_request_reached(
+    app: FastAPI, host: str, base: str, docs: str
+) -> None:
+    assert links(TestClient(app), host) == expected_links(base, docs)
 
 
 @pytest.mark.parametrize(
@@ -92,9 +96,9 @@ def test_a_configured_base_url_is_fixed_whatever_the_host() -> None:
         assert links(client, host) == expected_links("https://prices.example.com")
 
 
-def test_the_scheme_of_the_request_is_kept() -> None:
+def test_the_docs_spec_keeps_the_scheme_of_the_request() -> None:
     client = TestClient(create_app(Settings(source="sample")), base_url="https://127.0.0.1:8443")
-    assert links(client) == expected_links("https://127.0.0.1:8443")
+    assert links(client) == expected_links("http://localhost:8443", "https://127.0.0.1:8443")
 
 
 def test_request_base_url_reads_only_the_host_header_and_the_scheme() -> None:
@@ -104,6 +108,9 @@ def test_request_base_url_reads_only_the_host_header_and_the_scheme() -> None:
     assert request_base_url(settings, {**scope, "headers": []}) == "http://localhost:5003"
     assert request_base_url(settings, {**scope, "scheme": "ws"}) == "http://localhost:5003"
     assert request_base_url(Settings(base_url="https://a.example"), scope) == "https://a.example"
+    own = {**scope, "headers": [(b"host", b"127.0.0.1:7000")]}
+    assert request_base_url(settings, own) == "http://localhost:7000"
+    assert request_base_url(settings, own, own_origin=True) == "http://127.0.0.1:7000"
 
 
 def test_the_documents_are_rendered_once_per_base_url_and_only_a_few_are_kept(
@@ -117,18 +124,19 @@ def test_the_documents_are_rendered_once_per_base_url_and_only_a_few_are_kept(
     client = TestClient(create_app(Settings(source="sample")))
     for _ in range(3):
         client.get("/openapi.yaml", headers={"host": "127.0.0.1:9001"})
-    assert rendered == ["http://127.0.0.1:9001"]
+    assert rendered == ["http://localhost:9001"]
     for port in range(9002, 9042):  # a client trying many ports cannot grow the cache without bound
         client.get("/openapi.yaml", headers={"host": f"127.0.0.1:{port}"})
     client.get("/openapi.yaml", headers={"host": "127.0.0.1:9001"})
-    assert len(rendered) == 42 and rendered[-1] == "http://127.0.0.1:9001"  # it had been dropped
+    assert len(rendered) == 42 and rendered[-1] == "http://localhost:9001"  # it had been dropped
 
 
 def test_a_server_on_port_zero_links_to_the_port_it_got() -> None:
     with BackgroundServer(create_app(Settings(source="sample")), name="test_base_url") as server:
         assert server.url.startswith("http://127.0.0.1:") and not server.url.endswith(":8000")
-        manifest = httpx.get(f"{server.url}{MANIFEST}").json()
-        assert manifest["api"]["url"] == f"{server.url}/openapi.yaml"
-        assert httpx.get(f"{server.url}/openapi.json").json()["servers"] == [{"url": server.url}]
         localhost = server.url.replace("127.0.0.1", "localhost")
+        manifest = httpx.get(f"{server.url}{MANIFEST}").json()
+        assert manifest["api"]["url"] == f"{localhost}/openapi.yaml"
+        assert httpx.get(manifest["api"]["url"]).status_code == 200  # followed as ChatGPT would
+        assert httpx.get(f"{server.url}/openapi.json").json()["servers"] == [{"url": server.url}]
         assert httpx.get(f"{localhost}/openapi.json").json()["servers"] == [{"url": localhost}]
