@@ -394,9 +394,11 @@ class DeadlineSource:
         self.name = source.name
 
     async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
+        """Quotes from `source`, or every symbol `upstream_unavailable` if the deadline passes first."""
         return await self._within(self.source.get_quotes, symbols)
 
     async def get_fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals | QuoteError]:
+        """Fundamentals from `source`, under the same deadline as quotes."""
         return await self._within(self.source.get_fundamentals, symbols)
 
     async def _within(self, fetch: Fetch, symbols: Sequence[str]) -> dict[str, Any]:

@@ -101,9 +101,11 @@ class CachedSource:
         return self._clock() < self._cooldown_until
 
     async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
+        """Quotes from memory while fresh; all the misses go to `source` together, in one call."""
         return await self._get(self._quotes, self.source.get_quotes, symbols)
 
     async def get_fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals | QuoteError]:
+        """Like `get_quotes`, from a table of its own, so quotes and fundamentals never evict each other."""
         return await self._get(self._fundamentals, self.source.get_fundamentals, symbols)
 
     def clear(self) -> None:

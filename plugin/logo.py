@@ -72,6 +72,7 @@ class Canvas:
             self.hline(round(cy) + dy, round(cx) - half, round(cx) + half + 1, color)
 
     def png(self) -> bytes:
+        """The pixels as a PNG file, ready to serve as `/logo.png`."""
         return encode_png(self.width, self.height, self.pixels)
 
 

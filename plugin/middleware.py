@@ -233,6 +233,7 @@ class PluginCORSMiddleware(CORSMiddleware):
         await super().__call__(scope, receive, send)
 
     def preflight_response(self, request_headers: Headers) -> Response:
+        """Starlette's preflight answer; a refusal says, as API JSON, what was refused and what is allowed."""
         response = super().preflight_response(request_headers)
         if response.status_code < 400:
             return response

@@ -44,9 +44,11 @@ class PriceSource(Protocol):
 
     name: str
 
-    async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]: ...
+    async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
+        """One key per requested symbol: its `Quote`, or a `QuoteError`; never raises for a symbol."""
 
-    async def get_fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals | QuoteError]: ...
+    async def get_fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals | QuoteError]:
+        """One key per requested symbol: its `Fundamentals`, or a `QuoteError`; never raises for a symbol."""
 
 
 class SampleSource:
@@ -116,9 +118,11 @@ class SampleSource:
         )
 
     async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
+        """Quotes from the embedded sample data: no I/O, so the same answer every time, offline too."""
         return {symbol: self.quote(symbol) for symbol in symbols}
 
     async def get_fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals | QuoteError]:
+        """Fundamentals from the embedded sample data; a symbol it lacks is `unknown_symbol`, as on Yahoo."""
         return {symbol: self.fundamentals(symbol) for symbol in symbols}
 
 
@@ -167,6 +171,7 @@ class FallbackSource:
             )
 
     async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
+        """Quotes from `primary`; from `fallback` while `primary` is down (a whole request unavailable)."""
         if not self.using_fallback:
             results = await self.primary.get_quotes(symbols)
             if not self._unreachable(results):
@@ -175,6 +180,7 @@ class FallbackSource:
         return await self.fallback.get_quotes(symbols)
 
     async def get_fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals | QuoteError]:
+        """Fundamentals from `primary`; from `fallback` while `primary` is down, the same rule as quotes."""
         if not self.using_fallback:
             results = await self.primary.get_fundamentals(symbols)
             if not self._unreachable(results):

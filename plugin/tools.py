@@ -76,10 +76,12 @@ class Plugin:
 
     @property
     def name_for_model(self) -> str:
+        """The manifest's `name_for_model`: the namespace ChatGPT listed this plugin's operations under."""
         return str(self.manifest.get("name_for_model", ""))
 
     @property
     def description_for_model(self) -> str:
+        """The manifest's `description_for_model`: what told the model when to call this plugin."""
         return str(self.manifest.get("description_for_model", ""))
 
 
@@ -520,6 +522,7 @@ class ToolResult:
 
     @property
     def content(self) -> str:
+        """The `tool` message for the model: always JSON text, the server's answer or `{"error": ...}`."""
         payload = self.data if self.ok else {"error": self.error.to_dict() if self.error else None}
         return json.dumps(payload, ensure_ascii=False)
 

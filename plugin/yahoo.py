@@ -262,9 +262,11 @@ class YahooSource:
         return dict(zip(unique, results, strict=True))
 
     async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
+        """One chart request per distinct symbol, concurrently on the pool; a failure is that symbol's."""
         return await self._gather(self.fetch_quote, symbols)
 
     async def get_fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals | QuoteError]:
+        """One `Ticker.info` request per distinct symbol, concurrently on the pool."""
         return await self._gather(self.fetch_fundamentals, symbols)
 
     def close(self) -> None:
