@@ -6,7 +6,8 @@
 It serves what ChatGPT fetches when the plugin is installed (the manifest, `openapi.yaml`, the logo and the
 legal page) and the operations the model calls: `getPrices`, `postPrices` and `getFundamentals`. A price
 answer is `{"quotes": [...], "errors": [...]}` with one entry per requested symbol, in request order; a
-symbol that cannot be priced is an entry in `errors`, never a failed request. A malformed request is a 422,
+symbol that cannot be priced is an entry in `errors`, never a failed request. A malformed request is a 422
+(a JSON body that repeats a key included),
 an upstream that can serve nothing at all a 503 with `Retry-After`, and every error has the body of
 `plugin.errors.ErrorResponse`.
 """
@@ -29,6 +30,7 @@ from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field, StringConstraints, TypeAdapter, ValidationError, create_model
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.types import Scope
 
@@ -60,6 +62,8 @@ __all__ = [
     "FundamentalsResponse",
     "PricesResponse",
     "RenderedAnswers",
+    "StrictJSONRequest",
+    "StrictJSONRoute",
     "add_plugin_routes",
     "add_price_routes",
     "assemble",
@@ -70,6 +74,7 @@ __all__ = [
     "plan_symbols",
     "request_base_url",
     "serving_source",
+    "strict_json_loads",
 ]
 
 logger = logging.getLogger(__name__)
@@ -325,7 +330,7 @@ def _responses(
         },
         422: {
             "model": ErrorResponse,
-            "description": "Malformed request: tickers missing, empty, not strings, or too many.",
+            "description": "Malformed request: tickers missing, empty, not strings, too many, or sent twice.",
         },
         503: {
             "model": ErrorResponse,
@@ -465,6 +470,63 @@ def _fundamentals_json(found: list[Fundamentals], errors: list[QuoteError]) -> b
     return FundamentalsResponse.model_construct(fundamentals=found, errors=errors).model_dump_json().encode()
 
 
+class _RepeatedKey(HTTPException):
+    """A key that a JSON object in the body repeats. An `HTTPException`, the one kind of error that FastAPI's
+    body reading lets through unchanged; `StrictJSONRoute` turns it into the 422 it is."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(422)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKey(key)
+            seen.add(key)
+    return found
+
+
+def strict_json_loads(body: bytes) -> Any:
+    """Parse a JSON body as `json.loads` does, but refuse an object that repeats a key.
+
+    Raises `json.JSONDecodeError` for malformed JSON (bytes that are not UTF-8 text included, with a message
+    that says so) and `HTTPException` (422) for a repeated key.
+    """
+    try:
+        return json.loads(body, object_pairs_hook=_unique_keys)
+    except UnicodeDecodeError as exc:
+        message = f"it is not UTF-8 text: byte 0x{exc.object[exc.start]:02x} at position {exc.start}"
+        raise json.JSONDecodeError(message, "", 0) from None
+
+
+class StrictJSONRequest(Request):
+    """A request whose JSON body is read by `strict_json_loads`."""
+
+    async def json(self) -> Any:
+        """The body, parsed strictly: a repeated key is an error, not a silent overwrite."""
+        return strict_json_loads(await self.body())
+
+
+class StrictJSONRoute(APIRoute):
+    """A route that reads its JSON body with `StrictJSONRequest`, so that a repeated key is a 422 naming it."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handle = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            try:
+                return await handle(StrictJSONRequest(request.scope, request.receive))
+            except _RepeatedKey as exc:
+                error = {"type": "duplicate_key", "loc": ("body", exc.key), "msg": "repeated key"}
+                raise RequestValidationError([error]) from None
+
+        return strict
+
+
 def add_price_routes(app: FastAPI, settings: Settings, source: PriceSource) -> None:
     """Add getPrices, postPrices and getFundamentals, answering from `source`."""
     limit, token = settings.max_symbols, settings.api_token is not None
@@ -524,18 +586,6 @@ def add_price_routes(app: FastAPI, settings: Settings, source: PriceSource) -> N
         symbols = from_query(request.query_params.getlist("tickers"))
         return await answer(symbols, source.get_quotes, rendered_prices, _prices_json)
 
-    @app.post(
-        "/get_prices",
-        operation_id="postPrices",
-        summary="Latest prices, for symbols sent in a JSON body",
-        description=(
-            'The same answer as getPrices, for {"tickers": ["AAPL", "BTC-USD"]}. The 2023 form, tickers '
-            "in the query string, is still accepted; give one or the other."
-        ),
-        response_model=PricesResponse,
-        responses=_responses(PricesResponse, "quotes", body=True, token=token),
-        openapi_extra=_NOT_CONSEQUENTIAL,
-    )
     async def post_prices(
         request: Request,
         body: Annotated[PricesRequest | None, Body(description="The symbols to price.")] = None,
@@ -553,6 +603,22 @@ def add_price_routes(app: FastAPI, settings: Settings, source: PriceSource) -> N
             )
         symbols = body.tickers if body is not None else from_query(in_query)
         return await answer(symbols, source.get_quotes, rendered_prices, _prices_json)
+
+    app.router.add_api_route(  # a decorator cannot give a route its own class: postPrices reads JSON strictly
+        "/get_prices",
+        post_prices,
+        methods=["POST"],
+        route_class_override=StrictJSONRoute,
+        operation_id="postPrices",
+        summary="Latest prices, for symbols sent in a JSON body",
+        description=(
+            'The same answer as getPrices, for {"tickers": ["AAPL", "BTC-USD"]}. The 2023 form, tickers '
+            "in the query string, is still accepted; give one or the other."
+        ),
+        response_model=PricesResponse,
+        responses=_responses(PricesResponse, "quotes", body=True, token=token),
+        openapi_extra=_NOT_CONSEQUENTIAL,
+    )
 
     @app.get(
         "/get_fundamentals",

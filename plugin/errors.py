@@ -70,8 +70,8 @@ class ErrorDetail(BaseModel):
     )
     rule: str = Field(
         description=(
-            "The rule broken: required, type, not_empty, min_items, max_items, json, exclusive, "
-            "or a symbol's error code."
+            "The rule broken: required, type, not_empty, min_items, max_items, json, unique_keys, "
+            "exclusive, or a symbol's error code."
         )
     )
     message: str = Field(description="What was wrong there and what is allowed.")
@@ -128,6 +128,7 @@ _RULES: Mapping[str, str] = {
     "too_short": "min_items",
     "too_long": "max_items",
     "json_invalid": "json",
+    "duplicate_key": "unique_keys",
 }
 _EXPLAINED = frozenset({"required", "type", "min_items", "json"})
 
@@ -181,6 +182,8 @@ def _problem(error: Mapping[str, Any]) -> str:
         return f"must have at least {wanted} item{'' if wanted == 1 else 's'}, got {ctx['actual_length']}"
     if kind == "too_long":
         return f"at most {ctx['max_length']} items per request, got {ctx['actual_length']}"
+    if kind == "duplicate_key":
+        return "the key appears twice in the JSON body; send it once"
     if kind == "json_invalid":
         return f"is not valid JSON ({ctx.get('error', 'it could not be parsed')})"
     return str(error.get("msg") or "is not valid")

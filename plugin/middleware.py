@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from plugin.errors import ApiError, ApiErrorCode, ErrorDetail, error_response
 
 __all__ = [
+    "DEFAULT_CONTENT_TYPE",
     "MAX_BODY_BYTES",
     "MAX_QUERY_BYTES",
     "SECURITY_HEADERS",
@@ -35,11 +36,17 @@ __all__ = [
 SECURITY_HEADERS: Mapping[str, str] = {"X-Content-Type-Options": "nosniff"}
 
 
+#: The type given to a response that declares none (a bare `Response()`, or one from a mounted app): with
+#: `nosniff`, a browser then shows it as text and never guesses HTML or script from its bytes.
+DEFAULT_CONTENT_TYPE = (b"content-type", b"text/plain; charset=utf-8")
+
+
 class SecurityHeadersMiddleware:
-    """Add fixed headers to every HTTP response that passes through it.
+    """Add fixed headers to every HTTP response that passes through it, and a content type if it has none.
 
     Set headers here that no route sets itself: they are appended, not merged. (A 500 from the catch-all is
-    sent from outside every middleware, so its handler adds them itself.)
+    sent from outside every middleware, so its handler adds them itself.) `nosniff` only protects a response
+    that declares its type, so one that declares none gets `DEFAULT_CONTENT_TYPE`.
     """
 
     def __init__(self, app: ASGIApp, headers: Mapping[str, str] = SECURITY_HEADERS) -> None:
@@ -55,7 +62,10 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), *self.headers]}
+                headers = [*message.get("headers", ()), *self.headers]
+                if not any(name.lower() == b"content-type" for name, _ in headers):
+                    headers.append(DEFAULT_CONTENT_TYPE)
+                message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -3,8 +3,10 @@ says why the symbol is not one, always with a message that says what is wrong an
 
 Decisions these cases pin down:
 
-- Duplicate keys in a JSON body: the last one wins, as in Python's `json` module and JavaScript's `JSON.parse`
-  (RFC 8259 leaves it to the parser). `{"tickers": ["ZZZZ"], "tickers": ["AAPL"]}` asks for AAPL.
+- Duplicate keys in a JSON body are a 422 naming the key: Python's `json` and JavaScript's `JSON.parse` let the
+  last one win (RFC 8259 leaves it to the parser), which would hide a client's bug.
+- A body that is not JSON (text, a form, multipart, no content type) is a 422 saying to send JSON, like any
+  other malformed body; a byte order mark or UTF-16, which `json.loads` reads, is accepted.
 - Keys the body does not define are ignored, so a model that adds one still gets its answer.
 - A query string over 2 KB is a 414, a body over 16 KB a 413; a request that is well-formed but whose symbols
   are not symbols is a 200 with one `invalid_symbol` entry per input.
@@ -103,6 +105,39 @@ CASES = [
         says="tickers[1]",
     ),
     raw("no tickers at all", "symbols=AAPL", status=422, code="invalid_request", says="tickers: is required"),
+    raw("an empty parameter", "tickers=", status=422, code="invalid_request", says="at least 1 item, got 0"),
+    raw(
+        "26 in repeated parameters",
+        "&".join(f"tickers=S{i}" for i in range(26)),
+        status=422,
+        code="invalid_request",
+        says="tickers: at most 25 items per request, got 26",
+    ),
+    Case(
+        "fundamentals: 26 symbols",
+        "GET",
+        "/get_fundamentals",
+        {"params": {"tickers": ",".join(f"S{i}" for i in range(26))}},
+        status=422,
+        code="invalid_request",
+        says="at most 25",
+    ),
+    Case(
+        "fundamentals: no tickers",
+        "GET",
+        "/get_fundamentals",
+        status=422,
+        code="invalid_request",
+        says="tickers: is required",
+    ),
+    Case(
+        "POST: an empty query form",
+        "POST",
+        "/get_prices?tickers=",
+        status=422,
+        code="invalid_request",
+        says="tickers: must have at least 1 item",
+    ),
     # --- JSON bodies of the wrong shape -------------------------------------------------------------------------
     post("a number", b"42", status=422, code="invalid_request", says="must be a JSON object, got a number"),
     post(
@@ -166,9 +201,85 @@ CASES = [
     post("empty body", b"", status=422, code="invalid_request", says="tickers: is required"),
     post("over 16 KB", b" " * 17_000, status=413, code="payload_too_large", says="at most 16,384 bytes"),
     # --- JSON bodies that are fine, or whose symbols are not symbols ---------------------------------------------
-    post("duplicate keys: last wins", b'{"tickers": ["ZZZZ"], "tickers": ["AAPL"]}', quoted=("AAPL",)),
+    post(
+        "duplicate keys",
+        b'{"tickers": ["ZZZZ"], "tickers": ["AAPL"]}',
+        status=422,
+        code="invalid_request",
+        says="tickers: the key appears twice in the JSON body; send it once",
+    ),
+    post(
+        "a duplicate key inside an extra object",
+        b'{"tickers": ["AAPL"], "options": {"a": 1, "a": 2}}',
+        status=422,
+        code="invalid_request",
+        says="a: the key appears twice",
+    ),
+    post("a boolean", b"true", status=422, code="invalid_request", says="must be a JSON object, got boolean"),
+    post("an empty object", b"{}", status=422, code="invalid_request", says="tickers: is required"),
+    post(
+        "Tickers, capitalized",
+        b'{"Tickers": ["AAPL"]}',
+        status=422,
+        code="invalid_request",
+        says="is required",
+    ),
+    post(
+        "numbers",
+        b'{"tickers": [1, 2]}',
+        status=422,
+        code="invalid_request",
+        says="tickers[0]: must be a string",
+    ),
+    post("a boolean symbol", b'{"tickers": [true]}', status=422, code="invalid_request", says="got boolean"),
+    post("Infinity", b'{"tickers": [Infinity]}', status=422, code="invalid_request", says="got a number"),
+    post(
+        "invalid UTF-8 in the body",
+        b'{"tickers": ["\xff\xfe"]}',
+        status=422,
+        code="invalid_request",
+        says="is not valid JSON (it is not UTF-8 text: byte 0xff at position 14)",
+    ),
+    post(
+        "trailing garbage",
+        b'{"tickers": ["AAPL"]} x',
+        status=422,
+        code="invalid_request",
+        says="(Extra data)",
+    ),
+    post(
+        "two objects",
+        b'{"tickers": ["AAPL"]}{"tickers": ["MSFT"]}',
+        status=422,
+        code="invalid_request",
+        says="(Extra data)",
+    ),
+    post("only whitespace", b"  \n\t ", status=422, code="invalid_request", says="is not valid JSON"),
+    post("single quotes", b"{'tickers': ['AAPL']}", status=422, code="invalid_request", says="double quotes"),
+    post(
+        "a trailing comma",
+        b'{"tickers": ["AAPL",]}',
+        status=422,
+        code="invalid_request",
+        says="not valid JSON",
+    ),
+    post(
+        "a comment",
+        b'{"tickers": ["AAPL"] /* x */}',
+        status=422,
+        code="invalid_request",
+        says="not valid JSON",
+    ),
+    post(
+        "a 5000-digit number",
+        b'{"tickers": [' + b"9" * 5000 + b"]}",
+        status=422,
+        code="invalid_request",
+        says="is not valid JSON",
+    ),
     post("extra keys are ignored", b'{"tickers": ["AAPL"], "format": "xml"}', quoted=("AAPL",)),
     post("a byte order mark", b'\xef\xbb\xbf{"tickers": ["AAPL"]}', quoted=("AAPL",)),
+    post("UTF-16", '{"tickers": ["AAPL"]}'.encode("utf-16"), quoted=("AAPL",)),
     post("NUL in JSON", b'{"tickers": ["AAPL\\u0000"]}', invalid="AAPL\x00", says="it contains"),
     post("a long string", b'{"tickers": ["' + b"X" * 10_000 + b'"]}', invalid="X" * 31 + "…", says="longer"),
     post(
@@ -187,6 +298,23 @@ CASES = [
         "a form",
         b"tickers=AAPL",
         {"content-type": "application/x-www-form-urlencoded"},
+        status=422,
+        code="invalid_request",
+        says="Content-Type: application/json",
+    ),
+    Case(
+        "multipart",
+        "POST",
+        "/get_prices",
+        {"files": {"tickers": ("tickers.json", b'{"tickers": ["AAPL"]}', "application/json")}},
+        status=422,
+        code="invalid_request",
+        says="is not JSON (send a JSON object with Content-Type: application/json)",
+    ),
+    post(
+        "a content type that is not one",
+        b'{"tickers": ["AAPL"]}',
+        {"content-type": ";;;"},
         status=422,
         code="invalid_request",
         says="Content-Type: application/json",
@@ -221,6 +349,18 @@ CASES = [
     Case("a long path", "GET", "/" + "x" * 5000, status=404, code="not_found", says="x…. This API has"),
     Case("TRACE", "TRACE", "/get_prices", status=405, code="method_not_allowed", says="it answers GET, POST"),
     Case("PUT", "PUT", "/get_prices", {"json": {"tickers": ["AAPL"]}}, status=405, code="method_not_allowed"),
+    Case(
+        "DELETE", "DELETE", "/get_prices", status=405, code="method_not_allowed", says="it answers GET, POST"
+    ),
+    Case(
+        "POST to fundamentals",
+        "POST",
+        "/get_fundamentals",
+        {"json": {"tickers": ["AAPL"]}},
+        status=405,
+        code="method_not_allowed",
+        says="it answers GET.",
+    ),
 ]
 
 
@@ -230,8 +370,8 @@ def client() -> TestClient:
 
 
 def test_the_table_is_long_enough() -> None:
-    assert len(CASES) >= 40
     assert len({case.id for case in CASES}) == len(CASES)
+    assert len([case for case in CASES if 400 <= case.status < 500]) >= 40, "issue #7: at least 40 refusals"
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)

@@ -9,9 +9,16 @@ from collections.abc import Iterator, Sequence
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from plugin.app import create_app
-from plugin.middleware import MAX_BODY_BYTES, MAX_QUERY_BYTES, RequestLimitsMiddleware
+from plugin.middleware import (
+    MAX_BODY_BYTES,
+    MAX_QUERY_BYTES,
+    RequestLimitsMiddleware,
+    SecurityHeadersMiddleware,
+)
 from plugin.quotes import Fundamentals, Quote, QuoteError
 from plugin.server import BackgroundServer
 from plugin.settings import Settings
@@ -279,3 +286,32 @@ def test_a_preflight_for_a_method_we_do_not_have_says_so(client: TestClient) -> 
         "/get_prices", headers={"Origin": "https://chatgpt.com", "Access-Control-Request-Method": "DELETE"}
     )
     assert "its method may not call" in error_of(answer, 400, "forbidden")["message"]
+
+
+def test_an_answer_that_declares_no_type_gets_plain_text_and_nosniff() -> None:
+    async def bare(scope: Scope, receive: Receive, send: Send) -> None:  # as a mounted app may answer
+        await Response(b"<script>alert(1)</script>")(scope, receive, send)
+
+    answer = TestClient(SecurityHeadersMiddleware(bare)).get("/")
+    assert answer.headers["content-type"] == "text/plain; charset=utf-8"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_an_answer_that_declares_a_type_keeps_it_and_gets_no_second_one() -> None:
+    async def typed(scope: Scope, receive: Receive, send: Send) -> None:
+        await Response(b"{}", headers={"Content-Type": "application/json"})(scope, receive, send)
+
+    answer = TestClient(SecurityHeadersMiddleware(typed)).get("/")
+    assert answer.headers.get_list("content-type") == ["application/json"]
+
+
+def test_the_mcp_endpoint_refusing_a_foreign_host_still_sends_a_type_and_nosniff() -> None:
+    with TestClient(create_app(Settings(source="sample"))) as mcp_client:
+        answer = mcp_client.post(
+            "/mcp",
+            json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+            headers={"Host": "evil.example", "Accept": "application/json, text/event-stream"},
+        )
+    assert 400 <= answer.status_code < 500
+    assert answer.headers["content-type"]
+    assert answer.headers["x-content-type-options"] == "nosniff"
