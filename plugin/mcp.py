@@ -9,9 +9,9 @@ then calls them and gets JSON that matches the output schema, plus a short text 
 that server with the official SDK (`mcp`, version 2) around any `PriceSource`, with the REST API's rules and answers:
 
 - `create_mcp_server(source)` returns the `MCPServer` with both tools;
-- `mount_mcp(app, source, base_url=...)` serves it on the FastAPI app at `/mcp` (Streamable HTTP), built on the
-  first request and run by the app's own lifespan, with the SDK's DNS-rebinding guard told which public host to
-  trust;
+- `mount_mcp(app, source, base_url=...)` serves it on the FastAPI app at `/mcp` (Streamable HTTP, stateless JSON
+  over POST), built on the first request and run by the app's own lifespan, behind a DNS-rebinding guard told
+  which public host to trust; what it refuses gets the API's JSON error body;
 - `run_stdio(source)` serves it over stdin and stdout to a client that starts it as a subprocess
   (`python -m plugin mcp`).
 
@@ -32,12 +32,14 @@ from urllib.parse import urlsplit
 import anyio
 import anyio.to_thread
 from fastapi import FastAPI
-from pydantic import BaseModel, BeforeValidator, Field
-from starlette.responses import JSONResponse
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
+from starlette.datastructures import Headers
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from plugin import __version__
+from plugin.errors import ApiError, ErrorDetail, describe_validation_errors, error_response
 from plugin.quotes import Fundamentals, Quote
 from plugin.sources import PriceSource
 from plugin.symbols import MAX_SYMBOLS
@@ -122,6 +124,13 @@ def _count_problem(tickers: Sequence[str], max_symbols: int) -> str | None:
     return None
 
 
+def _argument_problem(error: ValidationError, max_symbols: int) -> str:
+    """Arguments that do not fit the input schema, in the REST API's words: the field, and the rule it broke."""
+    expected = {"tickers": f'an array of 1 to {max_symbols} Yahoo symbols, e.g. ["AAPL", "BTC-USD"]'}
+    details = describe_validation_errors(error.errors(), expected=expected)
+    return "; ".join(detail.message for detail in details) + "."
+
+
 def _compact(value: float) -> str:
     for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
         if abs(value) >= size:
@@ -178,17 +187,29 @@ def create_mcp_server(source: PriceSource, *, max_symbols: int = MAX_SYMBOLS, de
 
     A call with some good symbols answers those and lists the others in `errors`. An empty or too long list, and a
     call where no symbol gets an answer (all invalid, unknown or unavailable), come back as tool errors
-    (`is_error`), with a message the model can act on. Nothing raises to the client.
+    (`is_error`), with a message the model can act on; so do arguments of the wrong shape, described in the REST
+    API's words (`tickers: must be an array, got a number; ...`), not pydantic's. Nothing raises to the client.
 
     Building an `MCPServer` calls `logging.basicConfig` (at WARNING here) unless logging is already set up.
     """
     from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
     from mcp.types import CallToolResult, ToolAnnotations
 
     # Imported here, not at the top: `create_app` mounts this server, so plugin.app imports this module.
     from plugin.app import FundamentalsResponse, PricesResponse, assemble, plan_symbols
 
-    server = MCPServer(
+    class PriceServer(MCPServer):
+        async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+            """As `MCPServer.call_tool`, but arguments that fail validation are told in one plain sentence."""
+            try:
+                return await super().call_tool(name, arguments, context)
+            except ToolError as exc:
+                if isinstance(exc, UnexpectedToolError) or not isinstance(exc.__cause__, ValidationError):
+                    raise
+                raise ToolError(_argument_problem(exc.__cause__, max_symbols)) from exc.__cause__
+
+    server = PriceServer(
         "stock-prices", title="Stock and crypto prices", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING"
     )
     Tickers = _tickers_type(max_symbols)
@@ -244,10 +265,61 @@ def transport_security(
     server behind `https://prices.example.com` must be told its public name: pass the public base URL, and its host
     (any port) and its origin join localhost's. `allowed_hosts` and `allowed_origins` add more (`host:*` patterns).
     """
+    return _security(*_trusted(base_url, allowed_hosts, allowed_origins))
+
+
+def _security(hosts: Sequence[str], origins: Sequence[str]) -> "TransportSecuritySettings":
     from mcp.server.transport_security import TransportSecuritySettings
 
-    hosts, origins = _trusted(base_url, allowed_hosts, allowed_origins)
-    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=list(hosts), allowed_origins=list(origins)
+    )
+
+
+def _matches(value: str, patterns: Sequence[str]) -> bool:
+    """Whether a `Host` or `Origin` value is one of `patterns`, as the SDK matches them: `name:*` is any port."""
+    return any(value == pattern or (pattern.endswith(":*") and value.startswith(pattern[:-1])) for pattern in patterns)
+
+
+_STATELESS = (
+    "this MCP server runs in stateless JSON mode, so it has no event stream to open at GET and no session to end "
+    "with DELETE: send each JSON-RPC message in a POST, and read the answer from its response"
+)
+
+
+def _refusal(scope: Scope, hosts: Sequence[str], origins: Sequence[str]) -> Response | None:
+    """The answer to a request `/mcp` will not serve, in the API's error format; None for one it will.
+
+    The SDK runs the same Host and Origin checks, but answers in bare text without a content type; this runs first,
+    and says what was wrong and what is allowed. Only POST is served: the SDK would answer a GET with an event
+    stream that never carries a message and never ends, holding up the server's shutdown.
+    """
+    headers, method, path = Headers(scope=scope), scope["method"], scope["path"]
+    host, origin = headers.get("host", ""), headers.get("origin")
+    if not _matches(host, hosts):
+        shown = f"Host header {host!r}" if host else "A request without a Host header"
+        message = (
+            f"{shown} is not served here; allowed: {', '.join(hosts)} (name:* is any port). A public server "
+            "names its host in its base URL (PLUGIN_BASE_URL)."
+        )
+        detail = ErrorDetail(field="Host", rule="allowed_hosts", message=message)
+        return error_response(421, ApiError(code="http_error", message=message, details=[detail]))
+    if origin is not None and not _matches(origin, origins):
+        message = f"Origin header {origin!r} may not call this server; allowed: {', '.join(origins)} (name:* is any port)."
+        detail = ErrorDetail(field="Origin", rule="allowed_origins", message=message)
+        return error_response(403, ApiError(code="forbidden", message=message, details=[detail]))
+    if method != "POST":
+        message = f"{path} answers POST only, not {method}: {_STATELESS}."
+        detail = ErrorDetail(field="method", rule="allowed_methods", message=message)
+        error = ApiError(code="method_not_allowed", message=message, details=[detail])
+        return error_response(405, error, headers={"Allow": "POST"})
+    content_type = headers.get("content-type", "")
+    if not content_type.lower().startswith("application/json"):
+        shown = f"Content-Type {content_type!r}" if content_type else "A POST without a Content-Type"
+        message = f"{shown} is not accepted here: send the JSON-RPC message as application/json."
+        detail = ErrorDetail(field="Content-Type", rule="media_type", message=message)
+        return error_response(415, ApiError(code="invalid_request", message=message, details=[detail]))
+    return None
 
 
 _NOT_RUNNING = "The MCP endpoint is not running: start the app's lifespan first (uvicorn does; `with TestClient(app)`)."
@@ -273,21 +345,27 @@ class StreamableHTTPEndpoint:
     request needs the server, builds it once (`build_server`, in a worker thread: the import would stall every other
     request), then runs a fresh manager until the app stops; a request waits for it at most `startup_timeout`
     seconds, then gets a 503 saying why. A restarted app (a `TestClient` opened twice, a server restarted in a
-    notebook) gets a new manager around the same server. It serves stateless JSON: each request stands alone,
-    which suits tools that only read, lets several workers share the load, and leaves no open stream to hold up a
-    shutdown.
+    notebook) gets a new manager around the same server.
+
+    It serves stateless JSON over POST: each request stands alone, which suits tools that only read and lets
+    several workers share the load. There are no server-initiated messages, so there is no event stream at GET:
+    a GET, like any method but POST, gets a 405 (as the MCP spec allows), and no stream is left open to hold up
+    a shutdown. A request with a `Host` or `Origin` outside `allowed_hosts` and `allowed_origins` (`name:*` is any
+    port) is refused before anything is built, with the API's JSON error body.
     """
 
     def __init__(
         self,
         build_server: Callable[[], "MCPServer"],
-        build_security: Callable[[], "TransportSecuritySettings"],
         *,
+        allowed_hosts: Sequence[str],
+        allowed_origins: Sequence[str],
         startup_timeout: float = 15.0,
     ) -> None:
         self.startup_timeout = startup_timeout
+        self.allowed_hosts = tuple(allowed_hosts)
+        self.allowed_origins = tuple(allowed_origins)
         self._build_server = build_server
-        self._build_security = build_security
         self._server: MCPServer | None = None
         self._lock = threading.Lock()
         self._run: _Run | None = None
@@ -327,7 +405,8 @@ class StreamableHTTPEndpoint:
             if run.stop.is_set():
                 return
             server = self._server or await anyio.to_thread.run_sync(lambda: self.server)
-            server.streamable_http_app(stateless_http=True, json_response=True, transport_security=self._build_security())
+            security = _security(self.allowed_hosts, self.allowed_origins)  # the SDK's guard, behind ours
+            server.streamable_http_app(stateless_http=True, json_response=True, transport_security=security)
             manager = server.session_manager
             async with manager.run():
                 run.manager = manager
@@ -341,6 +420,9 @@ class StreamableHTTPEndpoint:
             run.ready.set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (refusal := _refusal(scope, self.allowed_hosts, self.allowed_origins)) is not None:
+            await refusal(scope, receive, send)
+            return
         run = self._run
         if run is not None and run.manager is None and not run.ready.is_set():
             run.needed.set()
@@ -348,7 +430,8 @@ class StreamableHTTPEndpoint:
                 await run.ready.wait()
         manager = run.manager if run is not None else None
         if manager is None:
-            await JSONResponse({"detail": self._why_not(run)}, status_code=503)(scope, receive, send)
+            error = ApiError(code="upstream_unavailable", message=self._why_not(run))
+            await error_response(503, error)(scope, receive, send)
             return
         await manager.handle_request(scope, receive, send)
 
@@ -381,11 +464,11 @@ def mount_mcp(
     """
     if any(getattr(route, "path", None) == path for route in app.router.routes):
         raise ValueError(f"the app already has a route at {path}: mount MCP once, or at another path")
-    allowed_hosts = tuple(allowed_hosts)
-    _trusted(base_url, allowed_hosts, ())  # a bad base_url fails now, not at the first request
+    hosts, origins = _trusted(base_url, allowed_hosts, ())  # a bad base_url fails now, not at the first request
     endpoint = StreamableHTTPEndpoint(
         lambda: create_mcp_server(source, max_symbols=max_symbols, deadline=deadline),
-        lambda: transport_security(base_url, allowed_hosts=allowed_hosts),
+        allowed_hosts=hosts,
+        allowed_origins=origins,
     )
     app.router.routes.append(Route(path, endpoint, name="mcp", include_in_schema=False))
     app_lifespan = app.router.lifespan_context

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -19,7 +20,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from mcp import Client, StdioServerParameters
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, Tool
 
 import plugin.mcp
 from plugin.app import create_app
@@ -66,9 +67,9 @@ def app_with_mcp(settings: Settings) -> FastAPI:
 # -- the tools as a client sees them ---------------------------------------------------------------------------
 
 
-async def test_both_tools_are_listed_with_titles_annotations_and_schemas() -> None:
-    async with Client(create_mcp_server(SampleSource())) as client:
-        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+def assert_listed_as_designed(listed: Sequence[Tool]) -> None:
+    """The tools as a client lists them, whatever the transport: titles, annotations, input and output schemas."""
+    tools = {tool.name: tool for tool in listed}
     assert set(tools) == {"get_prices", "get_fundamentals"}
     prices = tools["get_prices"]
     assert prices.title == "Get stock and crypto prices"
@@ -81,6 +82,16 @@ async def test_both_tools_are_listed_with_titles_annotations_and_schemas() -> No
     assert (tickers["type"], tickers["items"], tickers["minItems"], tickers["maxItems"]) == (
         "array", {"type": "string"}, 1, 25
     )
+    output = prices.output_schema
+    assert output["required"] == ["quotes", "errors"]
+    assert (output["properties"]["quotes"]["type"], output["properties"]["errors"]["type"]) == ("array", "array")
+    assert set(output["$defs"]["Quote"]["properties"]) == set(Quote.model_fields)
+    assert set(output["$defs"]["QuoteError"]["properties"]) == set(QuoteError.model_fields)
+
+
+async def test_both_tools_are_listed_with_titles_annotations_and_schemas() -> None:
+    async with Client(create_mcp_server(SampleSource())) as client:
+        assert_listed_as_designed((await client.list_tools()).tools)
 
 
 async def test_the_output_schema_is_the_rest_apis_answer_model() -> None:
@@ -132,6 +143,23 @@ async def test_structured_content_is_the_rest_apis_json() -> None:
     with TestClient(create_app(Settings(source="sample"), source=SampleSource())) as rest:
         answer = rest.get("/get_prices", params={"tickers": "AAPL,MSFT,NOPE"}).json()
     assert result.structured_content == answer
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"tickers": 123}, "tickers: must be an array, got a number; expected an array of 1 to 25 Yahoo symbols"),
+        ({}, "tickers: is required; expected an array of 1 to 25 Yahoo symbols"),
+        ({"tickers": ["AAPL", 7]}, "tickers[1]: must be a string, got a number; expected an array of 1 to 25"),
+    ],
+    ids=["number", "missing", "number-item"],
+)
+async def test_arguments_of_the_wrong_shape_are_told_in_a_plain_sentence(arguments: dict, message: str) -> None:
+    async with Client(create_mcp_server(SampleSource())) as client:
+        result = await client.call_tool("get_prices", arguments)
+    assert result.is_error is True
+    assert text_of(result).startswith(message)
+    assert "pydantic" not in text_of(result) and "validation error" not in text_of(result)
 
 
 async def test_a_comma_separated_string_is_read_as_a_list() -> None:
@@ -238,10 +266,12 @@ def served() -> Iterator[str]:
 async def test_over_streamable_http_the_tools_are_listed_and_called(served: str) -> None:
     async with Client(f"{served}/mcp") as client:
         assert client.instructions == INSTRUCTIONS
-        names = [tool.name for tool in (await client.list_tools()).tools]
+        listed = (await client.list_tools()).tools
+        names = [tool.name for tool in listed]
         result = await client.call_tool("get_prices", {"tickers": ["AAPL", "NOPE"]})
         refused = await client.call_tool("get_prices", {"tickers": []})
     assert names == ["get_prices", "get_fundamentals"]
+    assert_listed_as_designed(listed)
     assert result.is_error is False
     assert result.structured_content["quotes"][0]["price"] == 169.595
     assert result.structured_content == httpx.get(f"{served}/get_prices", params={"tickers": "AAPL,NOPE"}).json()
@@ -257,11 +287,89 @@ async def test_the_same_app_serves_mcp_again_after_a_restart() -> None:
             assert result.structured_content["quotes"][0]["symbol"] == "MSFT"
 
 
-def test_a_request_naming_another_host_is_refused(served: str) -> None:
+def error_of(answer: httpx.Response, status: int, code: str, *, detailed: bool = True) -> dict[str, Any]:
+    """The error body of `answer`, checked: the status, a JSON content type, and the API's error format."""
+    assert answer.status_code == status
+    assert answer.headers["content-type"] == "application/json"
+    body = answer.json()
+    assert set(body) == {"error"}
+    error = body["error"]
+    assert error["code"] == code
+    if detailed:
+        assert [detail["message"] for detail in error["details"]] == [error["message"]]
+    else:
+        assert error["details"] == []
+    return error
+
+
+def test_a_request_naming_another_host_is_a_421_naming_the_allowed_hosts(served: str) -> None:
     answer = httpx.post(f"{served}/mcp", headers={**MCP_HEADERS, "Host": "evil.example"}, json=INITIALIZE)
-    assert (answer.status_code, answer.text) == (421, "Invalid Host header")
+    error = error_of(answer, 421, "http_error")
+    assert error["message"].startswith("Host header 'evil.example' is not served here; allowed: 127.0.0.1, localhost")
+    assert (error["details"][0]["field"], error["details"][0]["rule"]) == ("Host", "allowed_hosts")
+    assert "PLUGIN_BASE_URL" in error["message"]
+
+
+def test_a_request_from_another_sites_page_is_a_403_naming_the_allowed_origins(served: str) -> None:
     answer = httpx.post(f"{served}/mcp", headers={**MCP_HEADERS, "Origin": "https://evil.example"}, json=INITIALIZE)
-    assert (answer.status_code, answer.text) == (403, "Invalid Origin header")
+    error = error_of(answer, 403, "forbidden")
+    assert error["message"].startswith("Origin header 'https://evil.example' may not call this server; allowed: ")
+    assert "http://localhost:*" in error["message"]
+    assert error["details"][0]["field"] == "Origin"
+    local = httpx.post(f"{served}/mcp", headers={**MCP_HEADERS, "Origin": "http://localhost:3000"}, json=INITIALIZE)
+    assert local.status_code == 200
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE", "PUT", "PATCH"])
+def test_any_method_but_post_is_a_405_at_once_not_a_stream(served: str, method: str) -> None:
+    # A GET that opened the SDK's event stream would never end: the short read timeout turns that into a failure.
+    headers = {"Accept": "text/event-stream, application/json"}
+    answer = httpx.request(method, f"{served}/mcp", headers=headers, timeout=httpx.Timeout(10, read=3))
+    error = error_of(answer, 405, "method_not_allowed")
+    assert answer.headers["allow"] == "POST"
+    assert error["message"].startswith(f"/mcp answers POST only, not {method}: this MCP server runs in stateless JSON")
+
+
+def test_a_post_that_is_not_json_is_a_415_saying_what_to_send(served: str) -> None:
+    headers = {**MCP_HEADERS, "Content-Type": "text/plain"}
+    answer = httpx.post(f"{served}/mcp", headers=headers, content=json.dumps(INITIALIZE))
+    error = error_of(answer, 415, "invalid_request")
+    assert error["message"] == "Content-Type 'text/plain' is not accepted here: send the JSON-RPC message as application/json."
+
+
+def test_a_refused_request_builds_nothing(builds: CountedBuilds) -> None:
+    app = app_with_mcp(Settings(source="sample"))
+    with TestClient(app, base_url="http://evil.example") as client:
+        assert client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE).status_code == 421
+    with TestClient(app, base_url=LOCAL) as client:
+        assert client.get("/mcp").status_code == 405
+    assert (app.state.mcp.built, builds.calls) == (False, 0)
+
+
+class Recorded(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_stopping_the_server_after_a_get_logs_no_error() -> None:
+    recorded = Recorded()
+    with BackgroundServer(app_with_mcp(Settings(source="sample")), name="test-mcp-get") as server:
+        uvicorn_log = logging.getLogger("uvicorn.error")  # uvicorn sets up its loggers at start: listen after it
+        uvicorn_log.addHandler(recorded)
+        logging.getLogger().addHandler(recorded)
+        try:
+            assert httpx.post(f"{server.url}/mcp", headers=MCP_HEADERS, json=INITIALIZE).status_code == 200
+            assert httpx.get(f"{server.url}/mcp", timeout=httpx.Timeout(10, read=3)).status_code == 405
+            server.stop()
+        finally:
+            uvicorn_log.removeHandler(recorded)
+            logging.getLogger().removeHandler(recorded)
+    problems = [record.getMessage() for record in recorded.records if record.levelno >= logging.WARNING]
+    assert problems == []
 
 
 def test_the_public_host_from_base_url_is_trusted() -> None:
@@ -290,8 +398,8 @@ def test_transport_security_adds_the_public_host_and_origin_to_localhost() -> No
 def test_without_the_apps_lifespan_mcp_answers_503_with_a_reason() -> None:
     app = app_with_mcp(Settings(source="sample"))
     answer = TestClient(app, base_url=LOCAL).post("/mcp", headers=MCP_HEADERS, json=INITIALIZE)
-    assert answer.status_code == 503
-    assert "lifespan" in answer.json()["detail"]
+    error = error_of(answer, 503, "upstream_unavailable", detailed=False)
+    assert "lifespan" in error["message"]
     assert app.state.mcp.built is False
 
 
@@ -458,7 +566,14 @@ def test_a_server_that_fails_to_build_is_a_503_and_the_rest_api_still_answers(bu
         for _ in range(2):  # the failure is reported, not retried on every request
             answer = client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE)
             assert answer.status_code == 503
-            assert answer.json() == {"detail": "The MCP server failed to start; the service's log says why."}
+            assert answer.headers["content-type"] == "application/json"
+            assert answer.json() == {
+                "error": {
+                    "code": "upstream_unavailable",
+                    "message": "The MCP server failed to start; the service's log says why.",
+                    "details": [],
+                }
+            }
         assert client.get("/get_prices", params={"tickers": "AAPL"}).status_code == 200
     assert builds.calls == 1
 
@@ -469,7 +584,7 @@ def test_a_server_slower_to_start_than_the_timeout_is_a_503_then_serves(builds: 
     builds.release.clear()
     with TestClient(app, base_url=LOCAL) as client:
         late = client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE)
-        assert (late.status_code, late.json()["detail"]) == (
+        assert (late.status_code, late.json()["error"]["message"]) == (
             503, "The MCP server did not start within 0.05 s; try again shortly."
         )
         builds.release.set()
@@ -499,10 +614,11 @@ async def test_over_stdio_the_tools_are_listed_and_called() -> None:
     params = StdioServerParameters(command=STDIO_SERVER[0], args=STDIO_SERVER[1:])
     async with Client(params) as client:
         assert client.instructions == INSTRUCTIONS
-        names = [tool.name for tool in (await client.list_tools()).tools]
+        listed = (await client.list_tools()).tools
         result = await client.call_tool("get_prices", {"tickers": ["AAPL"]})
         refused = await client.call_tool("get_prices", {"tickers": ["$$$"]})
-    assert names == ["get_prices", "get_fundamentals"]
+    assert [tool.name for tool in listed] == ["get_prices", "get_fundamentals"]
+    assert_listed_as_designed(listed)
     assert result.structured_content["quotes"][0]["price"] == 169.595
     assert refused.is_error is True
 
