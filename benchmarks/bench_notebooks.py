@@ -13,7 +13,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import re
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 
 import nbformat
-from harness import PYTHON, ROOT
+from harness import PYTHON, ROOT, run_script
 from report import Figure, figure
 
 __all__ = ["LIMIT_SECONDS", "NOTEBOOKS", "figures", "measure", "one_cell_notebook", "smoke", "time_nbval"]
@@ -123,17 +122,9 @@ def smoke() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="correctness only, no timings")
-    args = parser.parse_args(argv)
-    if args.smoke:
-        smoke()
-        print("bench_notebooks smoke: ok")
-        return 0
     from report import markdown_table
 
-    print(markdown_table(figures(*measure())))
-    return 0
+    return run_script(argv, __doc__, "bench_notebooks", smoke, lambda: print(markdown_table(figures(*measure()))))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
 import sys
@@ -179,21 +178,21 @@ def smoke() -> None:
     assert calls.uncached == 1000
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="correctness only, no timings")
-    args = parser.parse_args(argv)
-    if args.smoke:
-        smoke()
-        print("bench_prices smoke: ok")
-        return 0
+def report() -> None:
+    """Print both figures in words, for a run of this script alone (`benchmarks/run.py` makes the table)."""
     batch = cold_batch()
     calls = single_flight()
     print(f"cold batch of {batch.size}: {batch.batch:.3f} s; one cold symbol: {batch.one:.3f} s; "
           f"ratio {batch.ratio:.2f}x (target < 2x); chart requests per symbol: {set(batch.chart_requests.values())}")
     print(f"{calls.requests:,} concurrent requests over {calls.symbols} symbols: {calls.upstream} upstream calls "
-          f"through the cache, {calls.uncached:,} without it (the seed's one call per request)")
-    return 0
+          f"through the cache, {calls.uncached:,} without it (the seed's one call per request): "
+          f"ratio {calls.upstream / calls.uncached:.2f}x (target: exactly {calls.symbols} calls)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from harness import run_script
+
+    return run_script(argv, __doc__, "bench_prices", smoke, report)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,13 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import re
 import statistics
 import subprocess
 import time
 from dataclasses import dataclass, replace
 
-from harness import PYTHON, ROOT, free_port, server_process
+from harness import PYTHON, ROOT, free_port, run_script, server_process
 from report import Figure, at_most, figure
 
 __all__ = ["READY_PATH", "StartupResults", "figures", "heavy_imports", "measure", "smoke"]
@@ -103,17 +102,9 @@ def smoke() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="correctness only, no timings")
-    args = parser.parse_args(argv)
-    if args.smoke:
-        smoke()
-        print("bench_startup smoke: ok")
-        return 0
     from report import markdown_table
 
-    print(markdown_table(figures(measure())))
-    return 0
+    return run_script(argv, __doc__, "bench_startup", smoke, lambda: print(markdown_table(figures(measure()))))
 
 
 if __name__ == "__main__":

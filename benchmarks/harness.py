@@ -249,3 +249,18 @@ def machine_info() -> dict[str, str]:
     for name in ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "pydantic"):
         info[name] = _version(name)
     return info
+
+
+def run_script(argv: Sequence[str] | None, doc: str, name: str, smoke: Callable[[], None], full: Callable[[], None]) -> int:
+    """The command line every benchmark script shares: `--smoke` checks correctness only, else `full` measures."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="correctness only, no timings")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        smoke()
+        print(f"{name} smoke: ok")
+    else:
+        full()
+    return 0
