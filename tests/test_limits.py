@@ -135,55 +135,40 @@ def test_the_limit_holds_over_real_http_with_a_chunked_body() -> None:
         )
 
 
-def test_a_content_length_that_is_not_a_number_is_a_400() -> None:
+def _drive_limits(headers: list[tuple[bytes, bytes]], messages: list[dict]) -> list[dict]:
+    """Run one POST /get_prices through RequestLimitsMiddleware alone, in front of an app that must never run."""
+
     async def app(scope, receive, send):  # noqa: ANN001, ANN202 - a minimal ASGI app
         raise AssertionError("the app must not be called")
 
+    incoming = iter(messages)
     sent: list[dict] = []
 
     async def receive() -> dict:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return next(incoming)
 
     async def send(message: dict) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/get_prices",
-        "query_string": b"",
-        "headers": [(b"content-length", b"12abc")],
-    }
+    scope = {"type": "http", "method": "POST", "path": "/get_prices", "query_string": b"", "headers": headers}
     asyncio.run(RequestLimitsMiddleware(app)(scope, receive, send))
+    return sent
+
+
+def test_a_content_length_that_is_not_a_number_is_a_400() -> None:
+    sent = _drive_limits(
+        [(b"content-length", b"12abc")], [{"type": "http.request", "body": b"", "more_body": False}]
+    )
     assert sent[0]["status"] == 400
     assert json.loads(sent[1]["body"])["error"]["message"] == "Content-Length must be a number of bytes."
 
 
 def test_a_client_that_leaves_mid_body_gets_no_answer_and_the_route_never_runs() -> None:
-    async def app(scope, receive, send):  # noqa: ANN001, ANN202
-        raise AssertionError("the app must not be called")
-
-    messages = iter([{"type": "http.request", "body": b"{", "more_body": True}, {"type": "http.disconnect"}])
-    sent: list[dict] = []
-
-    async def receive() -> dict:
-        return next(messages)
-
-    async def send(message: dict) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/get_prices",
-        "query_string": b"",
-        "headers": [(b"transfer-encoding", b"chunked")],
-    }
-    asyncio.run(RequestLimitsMiddleware(app)(scope, receive, send))
+    sent = _drive_limits(
+        [(b"transfer-encoding", b"chunked")],
+        [{"type": "http.request", "body": b"{", "more_body": True}, {"type": "http.disconnect"}],
+    )
     assert sent == []
-
-
-# --- the query string -----------------------------------------------------------------------------------------
 
 
 def test_a_query_string_of_exactly_the_limit_is_read(client: TestClient) -> None:
