@@ -15,23 +15,68 @@ sys.path.insert(0, str(ROOT / "tools"))
 import navigation  # noqa: E402
 import run_notebooks  # noqa: E402
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+CHAPTERS = navigation.notebooks()
+DEEP_DIVES = navigation.deep_dives()
+NOTEBOOKS = CHAPTERS + DEEP_DIVES
 IDS = [p.name for p in NOTEBOOKS]
+#: What the chapters may hold in all, in non-blank lines of code: the lesson, with the machinery in deep dives.
+CHAPTER_CODE_BUDGET = 2500
 
 
 def test_notebooks_are_numbered_from_00_without_gaps() -> None:
-    assert NOTEBOOKS, "the workbook has no notebooks"
-    for path in NOTEBOOKS:
-        assert navigation.NAME.match(path.name), f"{path.name}: expected NN_slug.ipynb"
-    numbers = [int(p.name[:2]) for p in NOTEBOOKS]
+    assert CHAPTERS, "the workbook has no chapters"
+    stray = {p.name for p in (ROOT / "notebooks").glob("*.ipynb")} - {p.name for p in CHAPTERS}
+    assert not stray, f"chapters are named NN_slug.ipynb: {sorted(stray)}"
+    stray = {p.name for p in (ROOT / "notebooks" / "deep_dives").glob("*.ipynb")} - {
+        p.name for p in DEEP_DIVES
+    }
+    assert not stray, f"deep dives are named NNx_slug.ipynb: {sorted(stray)}"
+    numbers = [int(p.name[:2]) for p in CHAPTERS]
     assert numbers == list(range(len(numbers))), f"numbering has gaps: {numbers}"
+
+
+def test_the_learners_folders_hold_only_notebooks() -> None:
+    for folder in (ROOT / "notebooks", ROOT / "notebooks" / "deep_dives"):
+        others = [p.name for p in folder.iterdir() if p.is_file() and p.suffix != ".ipynb"]
+        assert not others, (
+            f"{folder.name}/: only notebooks for the learner to see, no test configuration: {others}"
+        )
+
+
+def _code_lines(cell: nbformat.NotebookNode) -> int:
+    return sum(1 for line in cell.source.splitlines() if line.strip())
+
+
+@pytest.mark.parametrize(
+    ("paths", "limit"), [(CHAPTERS, 30), (DEEP_DIVES, 60)], ids=["chapters", "deep dives"]
+)
+def test_code_cells_are_short(paths: list[Path], limit: int) -> None:
+    long = [
+        f"{path.name} cell {i}: {_code_lines(cell)} lines"
+        for path in paths
+        for i, cell in enumerate(nbformat.read(path, as_version=4).cells, start=1)
+        if cell.cell_type == "code" and _code_lines(cell) > limit
+    ]
+    assert not long, f"code cells over {limit} non-blank lines (split them, one idea each): {long}"
+
+
+def test_the_chapters_stay_a_lesson_not_a_code_dump() -> None:
+    total = sum(
+        _code_lines(cell)
+        for path in CHAPTERS
+        for cell in nbformat.read(path, as_version=4).cells
+        if cell.cell_type == "code"
+    )
+    assert total <= CHAPTER_CODE_BUDGET, (
+        f"the chapters hold {total} lines of code; the hardening belongs in deep dives"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_has_a_title_and_fresh_navigation(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     navigation.title_of(nb, path)
-    line = navigation.navigation_lines(NOTEBOOKS)[path]
+    line = navigation.all_lines()[path]
     assert nb.cells[0].source == line, f"{path.name}: top navigation is stale (make notebooks)"
     assert nb.cells[-1].source == line, f"{path.name}: bottom navigation is stale (make notebooks)"
     for target in re.findall(r"\]\(([^)#]+\.ipynb)\)", line):

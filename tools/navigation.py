@@ -2,7 +2,8 @@
 
 Like the *Python Data Science Handbook*, each notebook opens and closes with a one-line navigation cell, generated
 from the notebooks' file names and title cells so that it never goes stale. The title is the first `# ` heading
-of the notebook's second cell (the first is the navigation cell itself).
+of the notebook's second cell (the first is the navigation cell itself). A chapter links to the previous and next
+chapters; a deep dive (`notebooks/deep_dives/02b_x.ipynb`) links back to its chapter (`02_...`).
 
 Usage::
 
@@ -23,7 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 MARK = "<!--NAVIGATION-->"
 CONTENTS = "[Contents](../README.md#the-notebooks)"
+DEEP_DIVES = NOTEBOOKS / "deep_dives"
+DEEP_CONTENTS = "[Contents](../../README.md#the-notebooks)"
 NAME = re.compile(r"^(?P<number>\d\d)_[a-z0-9_]+\.ipynb$")
+DEEP_NAME = re.compile(r"^(?P<number>\d\d)[a-z]_[a-z0-9_]+\.ipynb$")
 
 
 def title_of(nb: nbformat.NotebookNode, path: Path) -> str:
@@ -52,6 +56,25 @@ def navigation_lines(paths: list[Path]) -> dict[Path, str]:
     return lines
 
 
+def deep_dive_lines(chapters: list[Path], deep_dives: list[Path]) -> dict[Path, str]:
+    """Map each deep dive to its navigation cell's text: back to its chapter, and the contents."""
+    by_number = {p.name[:2]: p for p in chapters}
+    lines = {}
+    for path in deep_dives:
+        chapter = by_number.get(path.name[:2])
+        if chapter is None:
+            raise ValueError(f"{path.name}: no chapter {path.name[:2]}_*.ipynb to belong to")
+        title = title_of(nbformat.read(chapter, as_version=4), chapter)
+        lines[path] = f"{MARK}\n[< Back to {title}](../{chapter.name}) | {DEEP_CONTENTS}"
+    return lines
+
+
+def all_lines() -> dict[Path, str]:
+    """The navigation line of every chapter and deep dive."""
+    chapters = notebooks()
+    return {**navigation_lines(chapters), **deep_dive_lines(chapters, deep_dives())}
+
+
 def _is_nav(cell: nbformat.NotebookNode) -> bool:
     return cell.cell_type == "markdown" and cell.source.startswith(MARK)
 
@@ -69,14 +92,20 @@ def apply(nb: nbformat.NotebookNode, line: str) -> bool:
 
 
 def notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
+    """The chapters, in order."""
     return sorted(p for p in folder.glob("*.ipynb") if NAME.match(p.name))
+
+
+def deep_dives(folder: Path = DEEP_DIVES) -> list[Path]:
+    """The deep dives, in order."""
+    return sorted(p for p in folder.glob("*.ipynb") if DEEP_NAME.match(p.name))
 
 
 def update(only: list[Path] | None = None, check: bool = False) -> list[str]:
     """Rewrite (or with `check`, just find) stale navigation cells; `only` limits which notebooks are touched."""
     wanted = {p.resolve() for p in only} if only else None
     stale = []
-    for path, line in navigation_lines(notebooks()).items():
+    for path, line in all_lines().items():
         if wanted is not None and path.resolve() not in wanted:
             continue
         nb = nbformat.read(path, as_version=4)

@@ -53,7 +53,9 @@ def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Drop the metadata that differs between runs and machines (timings, versions, widget state)."""
     nb.metadata = nbformat.from_dict({"kernelspec": KERNELSPEC, "language_info": LANGUAGE_INFO})
     for cell in nb.cells:
-        cell.metadata = nbformat.from_dict({k: v for k, v in cell.metadata.items() if k in KEPT_CELL_METADATA})
+        cell.metadata = nbformat.from_dict(
+            {k: v for k, v in cell.metadata.items() if k in KEPT_CELL_METADATA}
+        )
         if cell.cell_type == "code":
             cell.outputs = _coalesce_streams(cell.outputs)
         else:
@@ -105,10 +107,12 @@ def execute(path: Path, timeout: int = 120) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="*", type=Path, help="notebooks (default: all under notebooks/)")
+    parser.add_argument(
+        "paths", nargs="*", type=Path, help="notebooks (default: every chapter and deep dive)"
+    )
     parser.add_argument("--clean-only", action="store_true", help="strip metadata without executing")
     args = parser.parse_args(argv)
-    paths = args.paths or navigation.notebooks()
+    paths = args.paths or navigation.notebooks() + navigation.deep_dives()
     if not args.clean_only:
         navigation.update(paths)
     for path in paths:
