@@ -42,6 +42,7 @@ ENV_VARS: Mapping[str, str] = MappingProxyType(
         "request_deadline": "PLUGIN_REQUEST_DEADLINE",
         "upstream_budget": "PLUGIN_UPSTREAM_BUDGET",
         "retry_after": "PLUGIN_RETRY_AFTER",
+        "mcp_startup_timeout": "PLUGIN_MCP_STARTUP_TIMEOUT",
         "api_token": "PLUGIN_API_TOKEN",
         "verification_tokens": "PLUGIN_VERIFICATION_TOKENS",
         "cache_dir": "PLUGIN_CACHE_DIR",
@@ -64,13 +65,9 @@ def _check_number(
     kind = "an integer" if integer else "a number"
     bounds = f"from {low:g} to {high:g}" if high is not None else f"of at least {low:g}"
     numeric = isinstance(value, int) if integer else isinstance(value, int | float)
-    if (
-        isinstance(value, bool)
-        or not numeric
-        or not math.isfinite(value)
-        or value < low
-        or (high is not None and value > high)
-    ):
+    if isinstance(value, bool) or not numeric or not isinstance(value, int | float):
+        raise SettingsError(setting, f"{kind} {bounds}", value)
+    if not math.isfinite(value) or value < low or (high is not None and value > high):
         raise SettingsError(setting, f"{kind} {bounds}", value)
 
 
@@ -129,6 +126,8 @@ class Settings:
     """The most calls a minute to Yahoo Finance, shared by all requests; beyond it, stale or rate_limited."""
     retry_after: int = 60
     """Seconds a 503 (nothing could be served) tells a client to wait: the Retry-After header and message."""
+    mcp_startup_timeout: float = 15.0
+    """Seconds the first request to /mcp waits for the MCP server to be built and started; then a 503."""
     api_token: str | None = field(default=None, repr=False)
     """When set, the operations and /mcp require `Authorization: Bearer <token>`; the manifest says so."""
     verification_tokens: dict[str, str] = field(default_factory=dict, repr=False)
@@ -149,6 +148,7 @@ class Settings:
         _check_number("request_deadline", self.request_deadline, low=0.001)
         _check_number("upstream_budget", self.upstream_budget, low=1, integer=True)
         _check_number("retry_after", self.retry_after, low=1, integer=True)
+        _check_number("mcp_startup_timeout", self.mcp_startup_timeout, low=0.001)
         if isinstance(self.cors_origins, str):
             raise SettingsError("cors_origins", "a tuple of origins, not one string", self.cors_origins)
         object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
@@ -228,6 +228,7 @@ _PARSERS: Mapping[str, Callable[[str, str], Any]] = MappingProxyType(
         "retry_after": _integer,
         "cache_ttl": _number,
         "request_deadline": _number,
+        "mcp_startup_timeout": _number,
         "cors_origins": _origins,
         "verification_tokens": _tokens,
         "cache_dir": lambda setting, raw: Path(raw),
