@@ -1,4 +1,4 @@
-"""How long each notebook takes under strict `pytest --nbval`, the way `make test` runs it (notebooks/pytest.ini).
+"""How long each notebook takes under strict `pytest --nbval`, the way `make test` runs it (tests/nbval.ini).
 
 The baseline is a one-cell notebook (`1 + 1`) in a temporary folder, run the same way: what pytest, nbval and
 a fresh kernel cost before any lesson runs. Each notebook is timed once, wall clock, from `Popen` to exit,
@@ -28,6 +28,7 @@ from report import Figure, figure
 __all__ = ["LIMIT_SECONDS", "NOTEBOOKS", "figures", "measure", "one_cell_notebook", "smoke", "time_nbval"]
 
 NOTEBOOKS = ROOT / "notebooks"
+NBVAL_INI = ROOT / "tests" / "nbval.ini"
 LIMIT_SECONDS = 5.0
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -49,11 +50,11 @@ class NotebookFailed(RuntimeError):
 
 
 def time_nbval(path: Path, *, timeout: float = 60.0) -> float:
-    """Seconds for `pytest PATH` to pass with the notebooks' pytest.ini, as `make test` runs it (strict nbval,
+    """Seconds for `pytest PATH` to pass with tests/nbval.ini, as `make test` runs it (strict nbval,
     the unit tests' plugins off); raises NotebookFailed if it does not. The one-cell baseline runs the same way."""
     started = time.perf_counter()
     done = subprocess.run(
-        [PYTHON, "-m", "pytest", "-c", str(NOTEBOOKS / "pytest.ini"), "-q", str(path)],
+        [PYTHON, "-m", "pytest", "-c", str(NBVAL_INI), "--rootdir", str(ROOT), "-q", str(path)],
         cwd=ROOT,
         env={**os.environ, "PRICE_SOURCE": "sample"},
         capture_output=True,
@@ -70,13 +71,13 @@ def time_nbval(path: Path, *, timeout: float = 60.0) -> float:
 
 
 def measure() -> tuple[float, dict[str, float | str]]:
-    """(one-cell baseline, {notebook name: seconds, or why it failed}) for every notebook in notebooks/."""
+    """(one-cell baseline, {notebook name: seconds, or why it failed}) for every chapter and deep dive."""
     with tempfile.TemporaryDirectory(prefix="bench-nb-") as tmp:
         baseline_nb = one_cell_notebook(Path(tmp))
         time_nbval(baseline_nb)
         baseline = time_nbval(baseline_nb)
     timings: dict[str, float | str] = {}
-    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")) + sorted((NOTEBOOKS / "deep_dives").glob("*.ipynb")):
         try:
             timings[path.name] = time_nbval(path)
         except NotebookFailed as exc:  # time the others; a failing notebook is reported, not hidden
