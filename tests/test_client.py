@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -12,24 +11,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from support import DownSource, free_port
 
 from plugin.app import create_app
-from plugin.client import FundamentalsResponse, PluginClient, PluginError, PricesResponse
-from plugin.quotes import Fundamentals, Quote, QuoteError
-from plugin.server import BackgroundServer
+from plugin.lab.client import FundamentalsResponse, PluginClient, PluginError, PricesResponse
+from plugin.lab.server import BackgroundServer
+from plugin.quotes import Quote, QuoteError
 from plugin.settings import Settings
-
-
-class UnreachableYahoo:
-    """A price source in the state of Yahoo during an outage: every symbol comes back `upstream_unavailable`."""
-
-    name = "yahoo"
-
-    async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
-        return {s: QuoteError(symbol=s, code="upstream_unavailable", message="Yahoo Finance cannot be reached.") for s in symbols}
-
-    async def get_fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals | QuoteError]:
-        return dict(await self.get_quotes(symbols))
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +33,8 @@ def client(plugin_url: str) -> Iterator[PluginClient]:
         yield client
 
 
-def serve(*routes: Route) -> BackgroundServer:
+def serving(*routes: Route) -> BackgroundServer:
+    """A stand-in plugin answering only `routes`, for answers the real app never gives."""
     return BackgroundServer(Starlette(routes=list(routes)), name="test_client_other", shutdown_timeout=0.5)
 
 
@@ -65,7 +54,10 @@ def test_get_prices_returns_typed_quotes(client: PluginClient) -> None:
 def test_symbols_the_plugin_cannot_price_are_errors_not_exceptions(client: PluginClient) -> None:
     answer = client.get_prices(["aapl", "NOPE", "not a symbol"])
     assert [q.symbol for q in answer.quotes] == ["AAPL"]
-    assert [(e.symbol, e.code) for e in answer.errors] == [("NOPE", "unknown_symbol"), ("not a symbol", "invalid_symbol")]
+    assert [(e.symbol, e.code) for e in answer.errors] == [
+        ("NOPE", "unknown_symbol"),
+        ("not a symbol", "invalid_symbol"),
+    ]
     assert all(isinstance(e, QuoteError) and e.message for e in answer.errors)
 
 
@@ -93,14 +85,18 @@ def test_manifest_and_openapi_are_what_chatgpt_read(client: PluginClient, plugin
     assert spec["paths"]["/get_prices"]["get"]["operationId"] == "getPrices"
 
 
-def test_too_many_symbols_is_a_plugin_error_with_the_422_and_the_plugins_message(client: PluginClient) -> None:
+def test_too_many_symbols_is_a_plugin_error_with_the_422_and_the_plugins_message(
+    client: PluginClient,
+) -> None:
     with pytest.raises(PluginError) as caught:
         client.get_prices([f"S{i}" for i in range(26)])
     error = caught.value
     assert (error.status_code, error.code) == (422, "invalid_request")
     assert "at most 25" in error.message
     assert str(error).startswith("422 invalid_request: ")
-    assert error.url is not None and error.url.endswith("/get_prices?tickers=" + "%2C".join(f"S{i}" for i in range(26)))
+    assert error.url is not None and error.url.endswith(
+        "/get_prices?tickers=" + "%2C".join(f"S{i}" for i in range(26))
+    )
 
 
 def test_no_symbols_at_all_is_a_422_that_says_what_to_send(client: PluginClient) -> None:
@@ -118,7 +114,7 @@ def test_a_wrong_base_url_is_a_404_that_lists_the_real_operations(plugin_url: st
 
 
 def test_a_source_that_is_down_is_a_503_with_retry_after() -> None:
-    app = create_app(Settings(source="sample"), source=UnreachableYahoo())
+    app = create_app(Settings(source="sample"), source=DownSource())
     with (
         BackgroundServer(app, name="test_client_down") as server,
         PluginClient(server.url) as client,
@@ -132,9 +128,7 @@ def test_a_source_that_is_down_is_a_503_with_retry_after() -> None:
 
 
 def test_an_unreachable_plugin_is_a_plugin_error_without_a_status() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # free again once closed: nothing listens there
+    port = free_port()  # nothing listens there
     with PluginClient(f"http://127.0.0.1:{port}") as client, pytest.raises(PluginError) as caught:
         client.get_prices(["AAPL"])
     assert caught.value.status_code is None
@@ -147,7 +141,7 @@ def test_a_plugin_that_does_not_answer_in_time_is_a_plugin_error() -> None:
         return JSONResponse({"quotes": [], "errors": []})
 
     with (
-        serve(Route("/get_prices", slow)) as server,
+        serving(Route("/get_prices", slow)) as server,
         PluginClient(server.url, timeout=0.2) as client,
         pytest.raises(PluginError, match="no answer from .* in time"),
     ):
@@ -159,7 +153,7 @@ def test_a_body_of_the_wrong_shape_is_a_plugin_error_not_a_half_parsed_answer() 
         return JSONResponse({"AAPL": 169.595})  # the 2023 plugin's flat answer
 
     with (
-        serve(Route("/get_prices", wrong)) as server,
+        serving(Route("/get_prices", wrong)) as server,
         PluginClient(server.url) as client,
         pytest.raises(PluginError, match="is not a PricesResponse") as caught,
     ):
@@ -172,12 +166,16 @@ def test_an_error_that_is_not_the_plugins_format_keeps_the_status_and_the_text()
         return PlainTextResponse("upstream connect error", status_code=502)
 
     with (
-        serve(Route("/get_prices", gateway)) as server,
+        serving(Route("/get_prices", gateway)) as server,
         PluginClient(server.url) as client,
         pytest.raises(PluginError) as caught,
     ):
         client.get_prices(["AAPL"])
-    assert (caught.value.status_code, caught.value.code, caught.value.message) == (502, None, "upstream connect error")
+    assert (caught.value.status_code, caught.value.code, caught.value.message) == (
+        502,
+        None,
+        "upstream connect error",
+    )
 
 
 def test_a_token_is_sent_as_a_bearer_header() -> None:
@@ -187,7 +185,7 @@ def test_a_token_is_sent_as_a_bearer_header() -> None:
         seen.append(request.headers.get("authorization"))
         return JSONResponse({"quotes": [], "errors": []})
 
-    with serve(Route("/get_prices", prices)) as server:
+    with serving(Route("/get_prices", prices)) as server:
         with PluginClient(server.url, token="s3cret") as client:
             client.get_prices(["AAPL"])
         with PluginClient(server.url) as client:

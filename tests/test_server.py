@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from plugin.server import BackgroundServer, ServerStartError, local_url
+from plugin.lab.server import BackgroundServer, ServerStartError
 
 
 async def hello(request: Request) -> PlainTextResponse:
@@ -227,17 +227,3 @@ def test_repr_says_whether_it_runs() -> None:
     assert repr(server) == "<BackgroundServer name='shown' stopped>"
     with server:
         assert repr(server) == f"<BackgroundServer name='shown' url='{server.url}'>"
-
-
-@pytest.mark.parametrize(
-    ("host", "expected"),
-    [
-        ("127.0.0.1", "http://127.0.0.1:8000"),
-        ("0.0.0.0", "http://127.0.0.1:8000"),
-        ("localhost", "http://localhost:8000"),
-        ("::", "http://[::1]:8000"),
-        ("::1", "http://[::1]:8000"),
-    ],
-)
-def test_local_url_reaches_a_wildcard_bind_through_loopback(host: str, expected: str) -> None:
-    assert local_url(host, 8000) == expected

@@ -1,0 +1,210 @@
+"""What the test files share, written once: test doubles, and the one way a test starts the plugin as a process.
+
+Test doubles behave like a real thing in a known state, never like a mock that returns what a test wants:
+- `Clock`: time that moves only when a test says so.
+- `DownSource`, `BrokenSource`, `CountingSource`: price sources in the states a real one can be in (an outage,
+  a bug or a hang, and a healthy source whose calls are counted).
+
+Servers:
+- in the test's own process: `plugin.lab.server.BackgroundServer` (uvicorn on a thread), nothing more here;
+- as users run it: `serve(...)` starts `python -m plugin serve` as a real process and waits, with a deadline, for
+  the line that says where it listens; it always stops the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn
+
+from plugin.quotes import Fundamentals, Quote, QuoteError
+from plugin.sources import SampleSource
+
+__all__ = [
+    "ROOT",
+    "BrokenSource",
+    "Clock",
+    "CountingSource",
+    "DownSource",
+    "ServeProcess",
+    "free_port",
+    "plugin_env",
+    "serve",
+]
+
+ROOT = Path(__file__).resolve().parent.parent
+DEADLINE = 30.0  # seconds a server process may take to announce itself, on a slow CI machine
+
+
+# -- time and price sources ----------------------------------------------------------------------------------
+
+
+class Clock:
+    """Time that moves only when a test says so: `clock.now += 60`."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class DownSource:
+    """Yahoo during an outage (or while it rate-limits us): every symbol comes back as an error with `code`.
+
+    The messages are those YahooSource gives in that state, so a test can check what reaches the user.
+    """
+
+    name = "yahoo"
+
+    def __init__(self, code: str = "upstream_unavailable") -> None:
+        self.code = code
+
+    def errors(self, symbols: Sequence[str]) -> dict[str, QuoteError]:
+        """The answer for `symbols` in this state; subclasses use it for the symbols that fail."""
+        message = (
+            "Yahoo Finance asked us to slow down; try again in 60 s."
+            if self.code == "rate_limited"
+            else "Yahoo Finance cannot be reached (DNS lookup failed). Try again shortly."
+        )
+        return {
+            s: QuoteError(symbol=s, code=self.code, message=f"No price for {s!r}: {message}") for s in symbols
+        }
+
+    async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
+        return dict(self.errors(symbols))
+
+    async def get_fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals | QuoteError]:
+        return dict(self.errors(symbols))
+
+
+class BrokenSource:
+    """A source with a bug: it raises instead of answering with errors, or (`hang=True`) never answers at all."""
+
+    name = "broken"
+
+    def __init__(self, *, hang: bool = False) -> None:
+        self.hang = hang
+
+    async def _fail(self) -> NoReturn:
+        if self.hang:
+            await asyncio.sleep(3600)
+        raise RuntimeError("secret internal detail")
+
+    async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
+        await self._fail()
+
+    async def get_fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals | QuoteError]:
+        await self._fail()
+
+
+class CountingSource(SampleSource):
+    """The sample data, recording the symbols of each call that reached it (`calls`, one list a call)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[list[str]] = []
+
+    async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
+        self.calls.append(list(symbols))
+        return await super().get_quotes(symbols)
+
+    async def get_fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals | QuoteError]:
+        self.calls.append(list(symbols))
+        return await super().get_fundamentals(symbols)
+
+
+# -- the plugin as a process ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A port nothing listens on right now, for a test that must know the port before the server starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def plugin_env(**extra: str) -> dict[str, str]:
+    """The environment of a child process: ours, without any PLUGIN_* or PRICE_SOURCE setting, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGIN_") and k != "PRICE_SOURCE"}
+    return {**env, "COLUMNS": "100", **extra}
+
+
+@dataclass
+class ServeProcess:
+    """A running `serve`: its process, and everything it printed so far (read on a thread as it comes)."""
+
+    process: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def wait_for(self, pattern: str) -> re.Match[str]:
+        """The first match of `pattern` in the output, waiting for it; fails if the process ends or takes too long."""
+        deadline = time.monotonic() + DEADLINE
+        while not (match := re.search(pattern, self.output, re.M)):
+            finished = self.reader is not None and not self.reader.is_alive()
+            assert not finished, (
+                f"serve exited ({self.process.poll()}) before printing {pattern!r}:\n{self.output}"
+            )
+            assert time.monotonic() < deadline, (
+                f"serve printed no {pattern!r} within {DEADLINE:g} s:\n{self.output}"
+            )
+            time.sleep(0.01)
+        return match
+
+    @property
+    def url(self) -> str:
+        """The base URL from the line `Serving on URL ...` (waiting for it)."""
+        return self.wait_for(r"^Serving on (http://\S+)")[1]
+
+
+@contextmanager
+def serve(*args: str, python_flags: Sequence[str] = (), **env: str) -> Iterator[ServeProcess]:
+    """`python -m plugin serve ARGS` as a process; yields once it printed its URL; always stops it.
+
+    Pass `"--port", "0"` to let it pick a free port (no race): `url` says which one it got.
+    """
+    process = subprocess.Popen(
+        [sys.executable, *python_flags, "-m", "plugin", "serve", *args],
+        cwd=ROOT,
+        env=plugin_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    served = ServeProcess(process)
+    served.reader = threading.Thread(target=served.read, daemon=True)
+    served.reader.start()
+    try:
+        _ = served.url
+        yield served
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)  # the whole session: the reloader's child too
+                process.wait(10)
+        served.reader.join(10)
