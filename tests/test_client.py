@@ -14,8 +14,9 @@ from starlette.routing import Route
 from support import DownSource, free_port
 
 from plugin.app import create_app
-from plugin.lab.client import FundamentalsResponse, PluginClient, PluginError, PricesResponse
+from plugin.lab.client import PluginClient, PluginError
 from plugin.lab.server import BackgroundServer
+from plugin.pipeline import FundamentalsResponse, PricesResponse
 from plugin.quotes import Quote, QuoteError
 from plugin.settings import Settings
 

@@ -17,7 +17,7 @@ import httpx
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from plugin.quotes import Fundamentals, Quote, QuoteError
+from plugin.pipeline import FundamentalsResponse, PricesResponse
 
 __all__ = ["PluginClient", "PluginError"]
 
@@ -25,21 +25,6 @@ _Model = TypeVar("_Model", bound=BaseModel)
 
 
 # %% notebooks/04_server.ipynb 36
-class PricesResponse(BaseModel):
-    """The body of `/get_prices`: a quote per symbol found, an error per symbol that was not."""
-
-    quotes: list[Quote]
-    errors: list[QuoteError]
-
-
-class FundamentalsResponse(BaseModel):
-    """The body of `/get_fundamentals`."""
-
-    fundamentals: list[Fundamentals]
-    errors: list[QuoteError]
-
-
-# %% notebooks/04_server.ipynb 38
 class PluginError(Exception):
     """The plugin refused a request, answered something unexpected, or could not be reached.
 
@@ -65,7 +50,7 @@ class PluginError(Exception):
         self.url = url
 
 
-# %% notebooks/04_server.ipynb 40
+# %% notebooks/04_server.ipynb 38
 def _refusal(response: httpx.Response) -> PluginError:
     """The `PluginError` for a non-2xx answer, in the plugin's own words when the body has them."""
     url = str(response.request.url)
@@ -89,7 +74,7 @@ def _refusal(response: httpx.Response) -> PluginError:
     return PluginError(text, status_code=response.status_code, url=url)
 
 
-# %% notebooks/04_server.ipynb 42
+# %% notebooks/04_server.ipynb 40
 def _get(http: httpx.Client, url: str, params: dict[str, str] | None = None) -> httpx.Response:
     """GET `url`: the response when it is a 2xx, else a `PluginError` (a refusal, or no answer at all)."""
     try:
@@ -113,7 +98,7 @@ def _parse(model: type[_Model], response: httpx.Response) -> _Model:
         raise PluginError(message, status_code=response.status_code, url=str(where)) from exc
 
 
-# %% notebooks/04_server.ipynb 44
+# %% notebooks/04_server.ipynb 42
 class PluginClient:
     """Calls a running plugin over HTTP the way ChatGPT did; use it in a `with` block, or `close()` it."""
 
