@@ -32,10 +32,20 @@ import requests
 from requests.adapters import BaseAdapter
 
 Behaviour = Literal[
-    "ok", "unknown", "rate_limited", "dns", "timeout", "malformed", "server_error", "empty", "odd_shape", "wrong_types"
+    "ok",
+    "unknown",
+    "rate_limited",
+    "dns",
+    "timeout",
+    "malformed",
+    "server_error",
+    "empty",
+    "odd_shape",
+    "wrong_types",
 ]
 
 # Meta blocks in the shape of Yahoo's v8 chart responses (fields and types as recorded; values illustrative).
+# fmt: off
 CHART_METAS: dict[str, dict[str, Any]] = {
     "AAPL": {
         "currency": "USD", "symbol": "AAPL", "exchangeName": "NMS", "fullExchangeName": "NasdaqGS",
@@ -115,27 +125,49 @@ INFO: dict[str, dict[str, Any]] = {
                   "fiftyTwoWeekHigh": 126198.07, "regularMarketPrice": 86466.64, "trailingPE": "Infinity"},
     },
 }
+# fmt: on
 
-NOT_FOUND_CHART = {"chart": {"result": None, "error": {"code": "Not Found",
-                                                       "description": "No data found, symbol may be delisted"}}}
+NOT_FOUND_CHART = {
+    "chart": {
+        "result": None,
+        "error": {"code": "Not Found", "description": "No data found, symbol may be delisted"},
+    }
+}
 
 
 def chart_response(meta: dict[str, Any], closes: list[float], range_: str = "5d") -> dict[str, Any]:
     """A whole v8 chart response for `meta`, one daily bar per close, shaped like Yahoo's."""
     meta = copy.deepcopy(meta)
-    meta.update(dataGranularity="1d", range=range_, validRanges=["1d", "5d", "1mo", "3mo", "6mo", "1y", "max"])
+    meta.update(
+        dataGranularity="1d", range=range_, validRanges=["1d", "5d", "1mo", "3mo", "6mo", "1y", "max"]
+    )
     if range_ == "1d":
         closes = closes[-1:]
     end = meta.get("regularMarketTime", 1683049512)
     stamps = [end - 86400 * (len(closes) - 1 - i) for i in range(len(closes))]
-    return {"chart": {"result": [{
-        "meta": meta,
-        "timestamp": stamps,
-        "indicators": {
-            "quote": [{"open": closes, "high": closes, "low": closes, "close": closes, "volume": [1000] * len(closes)}],
-            "adjclose": [{"adjclose": closes}],
-        },
-    }], "error": None}}
+    return {
+        "chart": {
+            "result": [
+                {
+                    "meta": meta,
+                    "timestamp": stamps,
+                    "indicators": {
+                        "quote": [
+                            {
+                                "open": closes,
+                                "high": closes,
+                                "low": closes,
+                                "close": closes,
+                                "volume": [1000] * len(closes),
+                            }
+                        ],
+                        "adjclose": [{"adjclose": closes}],
+                    },
+                }
+            ],
+            "error": None,
+        }
+    }
 
 
 class FakeYahoo(BaseAdapter):
@@ -181,8 +213,14 @@ class FakeYahoo(BaseAdapter):
         session = requests.Session()
         session.mount("https://", self)
         session.mount("http://", self)
-        session.cookies.set("A3", "d=AQABBFakeYahooCookie&S=AQAAAFake", domain=".yahoo.com", path="/",
-                            expires=int(time.time()) + 365 * 86400, secure=True)
+        session.cookies.set(
+            "A3",
+            "d=AQABBFakeYahooCookie&S=AQAAAFake",
+            domain=".yahoo.com",
+            path="/",
+            expires=int(time.time()) + 365 * 86400,
+            secure=True,
+        )
         return session
 
     @property
@@ -244,7 +282,9 @@ class FakeYahoo(BaseAdapter):
         if behaviour == "rate_limited":
             return self._respond(request, 429, "Too Many Requests\r\n", "text/plain")
         if behaviour == "malformed":
-            return self._respond(request, 200, '{"chart": {"result": [{"meta": {"currency": "USD", ', "application/json")
+            return self._respond(
+                request, 200, '{"chart": {"result": [{"meta": {"currency": "USD", ', "application/json"
+            )
         if behaviour == "server_error":
             return self._respond(request, 500, "<html><body>Internal Server Error</body></html>", "text/html")
         return None
@@ -263,7 +303,12 @@ class FakeYahoo(BaseAdapter):
             body = chart_response({"symbol": symbol}, [1.0, 2.0], range_)
             return self._json(request, 200, body)
         if behaviour == "wrong_types":
-            body = {"chart": {"result": [{"meta": ["USD"], "timestamp": "yesterday", "indicators": 7}], "error": None}}
+            body = {
+                "chart": {
+                    "result": [{"meta": ["USD"], "timestamp": "yesterday", "indicators": 7}],
+                    "error": None,
+                }
+            }
             return self._json(request, 200, body)
         return self._json(request, 200, chart_response(*self.chart_of(symbol), range_))
 
@@ -273,32 +318,55 @@ class FakeYahoo(BaseAdapter):
         if symbol in CHART_METAS:
             return CHART_METAS[symbol], CLOSES[symbol]
         price = 100.0 + sum(map(ord, symbol)) % 100
-        meta = {**CHART_METAS["AAPL"], "symbol": symbol, "longName": f"{symbol} Corp.", "shortName": symbol,
-                "regularMarketPrice": price}
+        meta = {
+            **CHART_METAS["AAPL"],
+            "symbol": symbol,
+            "longName": f"{symbol} Corp.",
+            "shortName": symbol,
+            "regularMarketPrice": price,
+        }
         return meta, [price - 2, price - 1.5, price - 1, price - 0.5, price]
 
     def _summary(self, request: requests.PreparedRequest, symbol: str) -> requests.Response:
         if (failed := self._failure(request, symbol)) is not None:
             return failed
         if self.behaviour(symbol) != "ok" or symbol not in INFO:
-            return self._json(request, 404, {"quoteSummary": {"result": None, "error": {
-                "code": "Not Found", "description": f"Quote not found for symbol: {symbol}"}}})
-        modules = {"summaryDetail": INFO[symbol]["summaryDetail"], "quoteType": {
-            "symbol": symbol, "quoteType": INFO[symbol]["quote"]["quoteType"]}}
+            return self._json(
+                request,
+                404,
+                {
+                    "quoteSummary": {
+                        "result": None,
+                        "error": {
+                            "code": "Not Found",
+                            "description": f"Quote not found for symbol: {symbol}",
+                        },
+                    }
+                },
+            )
+        modules = {
+            "summaryDetail": INFO[symbol]["summaryDetail"],
+            "quoteType": {"symbol": symbol, "quoteType": INFO[symbol]["quote"]["quoteType"]},
+        }
         return self._json(request, 200, {"quoteSummary": {"result": [modules], "error": None}})
 
     def _quote(self, request: requests.PreparedRequest, symbol: str) -> requests.Response:
         if (failed := self._failure(request, symbol)) is not None:
             return failed
-        result = [] if self.behaviour(symbol) != "ok" or symbol not in INFO else [
-            {"symbol": symbol, **INFO[symbol]["quote"]}]
+        result = (
+            []
+            if self.behaviour(symbol) != "ok" or symbol not in INFO
+            else [{"symbol": symbol, **INFO[symbol]["quote"]}]
+        )
         return self._json(request, 200, {"quoteResponse": {"result": result, "error": None}})
 
     def _json(self, request: requests.PreparedRequest, status: int, body: Any) -> requests.Response:
         return self._respond(request, status, json.dumps(body), "application/json")
 
     @staticmethod
-    def _respond(request: requests.PreparedRequest, status: int, text: str, content_type: str) -> requests.Response:
+    def _respond(
+        request: requests.PreparedRequest, status: int, text: str, content_type: str
+    ) -> requests.Response:
         response = requests.Response()
         response.status_code = status
         response._content = text.encode()
@@ -306,7 +374,10 @@ class FakeYahoo(BaseAdapter):
         response.encoding = "utf-8"
         response.url = request.url
         response.request = request
-        response.reason = {200: "OK", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"}.get(
-            status, ""
-        )
+        response.reason = {
+            200: "OK",
+            404: "Not Found",
+            429: "Too Many Requests",
+            500: "Internal Server Error",
+        }.get(status, "")
         return response

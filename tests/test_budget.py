@@ -32,7 +32,7 @@ class CountingSource:
         self.asked: list[str] = []
         self.gate: asyncio.Event | None = None
         self.down = False
-        self.template = SampleSource().quote("AAPL")
+        self.template = asyncio.run(SampleSource().get_quotes(["AAPL"]))["AAPL"]
 
     async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
         self.asked.extend(symbols)

@@ -190,9 +190,7 @@ def test_when_upstream_fails_the_last_good_quote_is_served_stale_with_its_time(
     assert get(cache, "AAPL")["AAPL"].stale is False, "a failure is not cached: the next request asks again"
 
 
-def test_a_source_that_raises_leaves_nobody_hanging(
-    cache: CachedSource, upstream: ScriptedSource
-) -> None:
+def test_a_source_that_raises_leaves_nobody_hanging(cache: CachedSource, upstream: ScriptedSource) -> None:
     upstream.raises = RuntimeError("bug in a source")
     answers = get(cache, "AAPL")
     assert answers["AAPL"].code == "upstream_unavailable"
@@ -255,7 +253,9 @@ def test_memory_is_bounded_least_recently_used_first(upstream: ScriptedSource, c
     assert upstream.calls == [["MSFT"]]
 
 
-def test_fundamentals_are_cached_the_same_way(cache: CachedSource, upstream: ScriptedSource, clock: Clock) -> None:
+def test_fundamentals_are_cached_the_same_way(
+    cache: CachedSource, upstream: ScriptedSource, clock: Clock
+) -> None:
     first = asyncio.run(cache.get_fundamentals(["AAPL", "NOPE"]))
     again = asyncio.run(cache.get_fundamentals(["AAPL", "NOPE"]))
     assert again["AAPL"] is first["AAPL"] and again["NOPE"].code == "unknown_symbol"

@@ -19,8 +19,9 @@ import pytest
 from fakeyahoo import FakeYahoo
 from fastapi.testclient import TestClient
 
-from plugin.app import RETRY_AFTER_SECONDS, create_app, serving_source
+from plugin.app import create_app
 from plugin.cache import CachedSource
+from plugin.deadline import serving_source
 from plugin.quotes import Fundamentals, Quote, QuoteError
 from plugin.settings import Settings
 from plugin.yahoo import YahooSource
@@ -28,6 +29,7 @@ from plugin.yahoo import YahooSource
 DEADLINE = 0.5
 HANG = DEADLINE + 2.0  # far above any honest answer time: only a hang exceeds it
 SLOW = 2.0  # the fake's latency when it is "slow": four deadlines
+RETRY_AFTER_SECONDS = Settings().retry_after  # the stacks below keep the default
 
 
 class Clock:

@@ -13,7 +13,13 @@ from plugin.yahoo import YahooSource
 
 pytestmark = pytest.mark.live
 
-EXPECTED_KINDS = {"AAPL": "equity", "SPY": "etf", "BTC-USD": "crypto", "EURUSD=X": "currency", "^GSPC": "index"}
+EXPECTED_KINDS = {
+    "AAPL": "equity",
+    "SPY": "etf",
+    "BTC-USD": "crypto",
+    "EURUSD=X": "currency",
+    "^GSPC": "index",
+}
 
 
 def _skip_if_rate_limited(answers: dict[str, object]) -> None:

@@ -15,9 +15,17 @@ NEW_YORK_SUMMER = timezone(timedelta(hours=-4))
 
 def make_quote(**overrides: object) -> Quote:
     fields = {
-        "symbol": "AAPL", "name": "Apple Inc.", "price": 169.595, "currency": "USD", "previous_close": 169.59,
-        "change": 0.005, "change_percent": 0.0029, "as_of": datetime(2023, 5, 2, 17, 45, 12, tzinfo=UTC),
-        "exchange": "NasdaqGS", "kind": "equity", "source": "sample",
+        "symbol": "AAPL",
+        "name": "Apple Inc.",
+        "price": 169.595,
+        "currency": "USD",
+        "previous_close": 169.59,
+        "change": 0.005,
+        "change_percent": 0.0029,
+        "as_of": datetime(2023, 5, 2, 17, 45, 12, tzinfo=UTC),
+        "exchange": "NasdaqGS",
+        "kind": "equity",
+        "source": "sample",
     }
     return Quote(**{**fields, **overrides})
 
@@ -52,8 +60,22 @@ def test_unknown_kinds_sources_and_codes_are_refused() -> None:
 
 
 def test_the_kinds_and_error_codes_are_the_documented_ones() -> None:
-    assert set(get_args(Kind)) == {"equity", "etf", "crypto", "currency", "index", "mutualfund", "future", "other"}
-    assert set(get_args(ErrorCode)) == {"invalid_symbol", "unknown_symbol", "rate_limited", "upstream_unavailable"}
+    assert set(get_args(Kind)) == {
+        "equity",
+        "etf",
+        "crypto",
+        "currency",
+        "index",
+        "mutualfund",
+        "future",
+        "other",
+    }
+    assert set(get_args(ErrorCode)) == {
+        "invalid_symbol",
+        "unknown_symbol",
+        "rate_limited",
+        "upstream_unavailable",
+    }
 
 
 @pytest.mark.parametrize("model", [Quote, Fundamentals, QuoteError])

@@ -12,8 +12,22 @@ from plugin.quotes import Fundamentals, Quote, QuoteError
 from plugin.sources import PriceSource, SampleSource
 from plugin.symbols import normalize_symbol
 
-TUTORIAL_SYMBOLS = ["AAPL", "MSFT", "GOOGL", "AMZN", "NVDA", "TSLA", "BRK-B", "SPY", "QQQ", "^GSPC", "EURUSD=X",
-                    "BTC-USD", "ETH-USD", "DOGE-USD"]
+TUTORIAL_SYMBOLS = [
+    "AAPL",
+    "MSFT",
+    "GOOGL",
+    "AMZN",
+    "NVDA",
+    "TSLA",
+    "BRK-B",
+    "SPY",
+    "QQQ",
+    "^GSPC",
+    "EURUSD=X",
+    "BTC-USD",
+    "ETH-USD",
+    "DOGE-USD",
+]
 
 
 def quotes(symbols: list[str]) -> dict[str, Quote | QuoteError]:
@@ -88,9 +102,23 @@ def test_the_data_ships_as_package_data() -> None:
 
 def test_another_data_file_can_be_given(tmp_path: Path) -> None:
     path = tmp_path / "quotes.json"
-    path.write_text(json.dumps({"quotes": {"ABC": {
-        "name": "ABC Corp.", "kind": "equity", "exchange": "NYSE", "currency": "USD", "price": 10.0,
-        "previous_close": 8.0, "as_of": "2024-01-02T15:00:00Z"}}}))
+    path.write_text(
+        json.dumps(
+            {
+                "quotes": {
+                    "ABC": {
+                        "name": "ABC Corp.",
+                        "kind": "equity",
+                        "exchange": "NYSE",
+                        "currency": "USD",
+                        "price": 10.0,
+                        "previous_close": 8.0,
+                        "as_of": "2024-01-02T15:00:00Z",
+                    }
+                }
+            }
+        )
+    )
     quote = asyncio.run(SampleSource(path).get_quotes(["ABC"]))["ABC"]
     assert (quote.price, quote.change, quote.change_percent) == (10.0, 2.0, 25.0)
 

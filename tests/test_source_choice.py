@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import logging
 from collections.abc import Iterator
@@ -10,9 +11,11 @@ from pathlib import Path
 import pytest
 from fakeyahoo import FakeYahoo
 
+import plugin
 from plugin.quotes import Quote
-from plugin.sources import FallbackSource, SampleSource, default_cache_dir, make_source
-from plugin.yahoo import YahooSource
+from plugin.source_choice import FallbackSource, make_source
+from plugin.sources import SampleSource
+from plugin.yahoo import YahooSource, default_cache_dir
 
 
 class Clock:
@@ -51,7 +54,7 @@ def test_auto_falls_back_to_sample_data_with_one_notice_when_yahoo_is_unreachabl
     auto: FallbackSource, yahoo: FakeYahoo, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     yahoo.down = True
-    with caplog.at_level(logging.WARNING, logger="plugin.sources"):
+    with caplog.at_level(logging.WARNING, logger="plugin.source_choice"):
         first = asyncio.run(auto.get_quotes(["AAPL", "BTC-USD"]))
         asked = len(yahoo.requests)
         clock.now += 60
@@ -60,7 +63,7 @@ def test_auto_falls_back_to_sample_data_with_one_notice_when_yahoo_is_unreachabl
     assert first["AAPL"].price == 169.595
     assert second["MSFT"].source == "sample"
     assert len(yahoo.requests) == asked, "while Yahoo is down, it is not asked on every request"
-    notices = [r.getMessage() for r in caplog.records if r.name == "plugin.sources"]
+    notices = [r.getMessage() for r in caplog.records if r.name == "plugin.source_choice"]
     assert len(notices) == 1 and "yahoo cannot be reached" in notices[0] and "sample" in notices[0]
 
 
@@ -108,3 +111,23 @@ def test_the_default_cache_folder_follows_xdg(monkeypatch: pytest.MonkeyPatch, t
     assert default_cache_dir() == tmp_path / "stock-price-plugin"
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert default_cache_dir() == Path.home() / ".cache" / "stock-price-plugin"
+
+
+def test_the_sources_sit_below_the_choice_of_source_with_no_cycle() -> None:
+    # sources <- yahoo <- source_choice: each module imports only downward, at its top, never inside a function.
+    imported = {name: _plugin_imports(name) for name in ("sources", "yahoo", "source_choice")}
+    assert imported["sources"] == {"quotes"}
+    assert imported["yahoo"] == {"quotes"}
+    assert imported["source_choice"] == {"quotes", "settings", "sources", "yahoo"}
+
+
+def _plugin_imports(module: str) -> set[str]:
+    """The plugin modules `module` imports anywhere in its text, functions included."""
+    tree = ast.parse((Path(plugin.__file__).parent / f"{module}.py").read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("plugin."):
+            found.add(node.module.removeprefix("plugin."))
+        elif isinstance(node, ast.Import):
+            found.update(a.name.removeprefix("plugin.") for a in node.names if a.name.startswith("plugin."))
+    return found

@@ -6,12 +6,12 @@ import re
 
 import pytest
 
+from plugin.settings import Settings
 from plugin.symbols import (
     ALLOWED,
     CRYPTO_BASES,
     EXCHANGE_SUFFIXES,
     MAX_SYMBOL_LENGTH,
-    MAX_SYMBOLS,
     InvalidSymbol,
     normalize_symbol,
     parse_symbols,
@@ -76,11 +76,16 @@ REJECTED = [
     ("ΑAPL", "non-ASCII"),  # a Greek Alpha
     ("AAPL١", "non-ASCII"),  # an Arabic-Indic digit
     ("BRK․B", "non-ASCII"),  # a one-dot leader, not a full stop
-    ("Apple Inc.", "'/' and spaces only join a currency pair"),
-    ("AAPL MSFT", "'/' and spaces only join a currency pair"),
-    ("AAPL/MSFT", "'/' and spaces only join a currency pair"),
-    ("../../etc/passwd", "'/' and spaces only join a currency pair"),
-    ("USD/USD", "'/' and spaces only join a currency pair"),
+    ("Apple Inc.", "it has a space inside; a symbol is one word"),
+    ("AAPL MSFT", "it has a space inside"),
+    ("AAPL/MSFT", "'/' only joins two currencies we know"),
+    ("../../etc/passwd", "it looks like a file path"),
+    ("/etc/passwd", "it looks like a file path"),
+    ("..\\..\\win.ini", "it looks like a file path"),
+    ("USD/USD", "'/' only joins two currencies we know"),
+    ("AAPL; DROP TABLE", "it contains ';'; a symbol has only letters A-Z, digits and . - = ^"),
+    ("AAPL\r\nX-Injected: 1", "it contains '\\n', '\\r', ':'"),
+    ("<script>alert(1)</script>", "it contains '(', ')', '<', '>'"),
     ("AAPL;DROP", "it contains ';'"),
     ("AAPL?x=1", "it contains"),
     ("AAPL#", "it contains '#'"),
@@ -134,7 +139,7 @@ def test_every_known_crypto_base_is_recognized_however_it_is_written() -> None:
 
 
 def test_doge_is_not_split_as_a_three_letter_base() -> None:
-    # The seed plugin turned DOGEUSD into DOG/EUSD; the base is found by name, not by length.
+    # The tutorial's code (its repository's data/alpaca.py) turned DOGEUSD into DOG/EUSD; the base is found by name, not by length.
     assert normalize_symbol("DOGEUSD") == "DOGE-USD"
 
 
@@ -186,7 +191,36 @@ def test_parse_symbols_reads_a_single_string_as_a_comma_separated_list() -> None
     assert parse_symbols("AAPL,btc/usd, ^GSPC") == (["AAPL", "BTC-USD", "^GSPC"], [])
 
 
-def test_parse_symbols_leaves_the_size_limit_to_the_api() -> None:
-    many = [f"S{i}" for i in range(MAX_SYMBOLS + 5)]
+def test_parse_symbols_leaves_the_size_limit_to_the_caller() -> None:
+    limit = Settings().max_symbols
+    many = [f"S{i}" for i in range(limit + 5)]
     symbols, errors = parse_symbols(many)
-    assert len(symbols) == MAX_SYMBOLS + 5 and not errors
+    assert len(symbols) == limit + 5 and not errors
+
+
+# The three inputs that once all got "'/' and spaces only join a currency pair": each has a reason of its own.
+REAL_REASONS = [
+    ("Apple Inc.", "it has a space inside; a symbol is one word, such as AAPL, not a company name or a list"),
+    ("AAPL; DROP TABLE", "it contains ';'; a symbol has only letters A-Z, digits and . - = ^"),
+    ("../../etc/passwd", "it looks like a file path, and a symbol is never a path"),
+]
+
+
+@pytest.mark.parametrize(("raw", "reason"), REAL_REASONS, ids=[r for r, _ in REAL_REASONS])
+def test_each_refusal_names_its_real_reason(raw: str, reason: str) -> None:
+    with pytest.raises(InvalidSymbol) as caught:
+        normalize_symbol(raw)
+    assert caught.value.reason == reason
+
+
+def test_a_refusal_names_every_character_no_symbol_has_and_the_allowed_ones() -> None:
+    with pytest.raises(InvalidSymbol) as caught:
+        normalize_symbol("AAPL?x=1&y#")
+    assert (
+        caught.value.reason == "it contains '#', '&', '?'; a symbol has only letters A-Z, digits and . - = ^"
+    )
+
+
+def test_dots_that_are_not_a_path_step_are_judged_as_dots() -> None:
+    with pytest.raises(InvalidSymbol, match="more than one '.'"):
+        normalize_symbol("BRK..B")

@@ -121,7 +121,9 @@ def test_failures_are_upstream_unavailable_with_what_happened(
 def test_a_bad_first_answer_does_not_break_the_symbol_once_yahoo_recovers(
     source: YahooSource, yahoo: FakeYahoo, behaviour: str
 ) -> None:
-    symbol = f"FRESH{behaviour.upper().replace('_', '')}"  # one yfinance has never seen: its first contact fails
+    symbol = (
+        f"FRESH{behaviour.upper().replace('_', '')}"  # one yfinance has never seen: its first contact fails
+    )
     yahoo.behave(symbol, behaviour)  # type: ignore[arg-type]
     assert quotes(source, [symbol])[symbol].code == "upstream_unavailable"
     yahoo.behave(symbol, "ok")
@@ -176,7 +178,9 @@ def test_the_event_loop_keeps_running_while_yahoo_answers(tmp_path: Path) -> Non
     assert ticks >= 3
 
 
-def test_fundamentals_come_from_ticker_info_with_the_dividend_yield_as_a_fraction(source: YahooSource) -> None:
+def test_fundamentals_come_from_ticker_info_with_the_dividend_yield_as_a_fraction(
+    source: YahooSource,
+) -> None:
     answers = asyncio.run(source.get_fundamentals(["AAPL", "BTC-USD", "NOPE"]))
     aapl = answers["AAPL"]
     assert isinstance(aapl, Fundamentals)
@@ -205,8 +209,12 @@ def test_yfinance_keeps_its_caches_in_the_given_folder(tmp_path: Path) -> None:
         "print(asyncio.run(source.get_quotes(['AAPL']))['AAPL'].price)\n"
     )
     folder = tmp_path / "cache"
-    result = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent), str(folder)],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(Path(__file__).parent), str(folder)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert result.stdout.strip() == str(CHART_METAS["AAPL"]["regularMarketPrice"])
     assert (folder / "tkr-tz.db").exists()
 
@@ -219,7 +227,8 @@ def test_yfinance_warnings_do_not_reach_the_caller(source: YahooSource) -> None:
 
 
 def test_importing_the_plugin_does_not_import_yfinance() -> None:
-    code = "import sys, plugin.yahoo, plugin.sources, plugin.cache; print('yfinance' in sys.modules)"
+    modules = "plugin.yahoo, plugin.sources, plugin.source_choice, plugin.cache"
+    code = f"import sys, {modules}; sys.modules['plugin.yahoo'].error_for('X', OSError()); print('yfinance' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 
@@ -234,6 +243,7 @@ def test_it_is_a_price_source_and_closing_twice_is_harmless(source: YahooSource)
 
 # The pure mapping functions, on recorded-shape data.
 
+
 def test_quote_from_chart_prefers_previous_close_then_the_second_to_last_bar() -> None:
     meta = dict(CHART_METAS["BTC-USD"], previousClose=86513.38)
     assert quote_from_chart("BTC-USD", meta, [1.0, 2.0]).previous_close == 86513.38
@@ -243,8 +253,11 @@ def test_quote_from_chart_prefers_previous_close_then_the_second_to_last_bar() -
 
 
 def test_quote_from_chart_reads_formatted_times_and_unknown_types() -> None:
-    meta = dict(CHART_METAS["AAPL"], instrumentType="WARRANT",
-                regularMarketTime=pd.Timestamp(1683049512, unit="s", tz="America/New_York"))
+    meta = dict(
+        CHART_METAS["AAPL"],
+        instrumentType="WARRANT",
+        regularMarketTime=pd.Timestamp(1683049512, unit="s", tz="America/New_York"),
+    )
     quote = quote_from_chart("AAPL", meta, [])
     assert quote.kind == "other"
     assert quote.as_of == datetime(2023, 5, 2, 17, 45, 12, tzinfo=UTC)
@@ -258,11 +271,14 @@ def test_quote_from_chart_without_any_price_is_none() -> None:
 
 def test_fundamentals_from_an_empty_info_is_none() -> None:
     assert fundamentals_from_info("AAPL", {}, datetime(2024, 1, 1, tzinfo=UTC)) is None
-    assert fundamentals_from_info("AAPL", {"trailingPegRatio": None}, datetime(2024, 1, 1, tzinfo=UTC)) is None
+    assert (
+        fundamentals_from_info("AAPL", {"trailingPegRatio": None}, datetime(2024, 1, 1, tzinfo=UTC)) is None
+    )
 
 
-@pytest.mark.parametrize(("status", "code"), [(404, "unknown_symbol"), (429, "rate_limited"),
-                                              (503, "upstream_unavailable")])
+@pytest.mark.parametrize(
+    ("status", "code"), [(404, "unknown_symbol"), (429, "rate_limited"), (503, "upstream_unavailable")]
+)
 def test_http_errors_map_by_status(status: int, code: str) -> None:
     response = requests.Response()
     response.status_code = status
