@@ -89,15 +89,15 @@ def test_manifest_and_openapi_are_what_chatgpt_read(client: PluginClient, plugin
 def test_too_many_symbols_is_a_plugin_error_with_the_422_and_the_plugins_message(
     client: PluginClient,
 ) -> None:
+    limit = Settings().max_symbols  # the served app's limit: it runs with the default settings
+    too_many = [f"S{i}" for i in range(limit + 1)]
     with pytest.raises(PluginError) as caught:
-        client.get_prices([f"S{i}" for i in range(26)])
+        client.get_prices(too_many)
     error = caught.value
     assert (error.status_code, error.code) == (422, "invalid_request")
-    assert "at most 25" in error.message
+    assert f"at most {limit}" in error.message
     assert str(error).startswith("422 invalid_request: ")
-    assert error.url is not None and error.url.endswith(
-        "/get_prices?tickers=" + "%2C".join(f"S{i}" for i in range(26))
-    )
+    assert error.url is not None and error.url.endswith("/get_prices?tickers=" + "%2C".join(too_many))
 
 
 def test_no_symbols_at_all_is_a_422_that_says_what_to_send(client: PluginClient) -> None:
@@ -124,7 +124,7 @@ def test_a_source_that_is_down_is_a_503_with_retry_after() -> None:
         client.get_prices(["AAPL"])
     error = caught.value
     assert (error.status_code, error.code) == (503, "upstream_unavailable")
-    assert error.retry_after == 60
+    assert error.retry_after == Settings().retry_after
     assert "cannot be reached" in error.message
 
 
