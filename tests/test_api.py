@@ -1,4 +1,4 @@
-"""The plugin's HTTP API answers every route with the documented shape (notebook 03, plugin/app.py)."""
+"""The plugin's HTTP API answers every route with the documented shape (notebook 03 and its deep dives)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.middleware.base import BaseHTTPMiddleware
 
-from plugin.app import DeadlineSource, RenderedAnswers, assemble, create_app, nothing_served, plan_symbols
+from plugin.app import create_app
 from plugin.cache import CachedSource
+from plugin.deadline import DeadlineSource, serving_source
+from plugin.pipeline import Pipeline, PricesResponse, SymbolCountError, assemble, plan_symbols
 from plugin.quotes import Fundamentals, Quote, QuoteError
+from plugin.rendered import RenderedAnswers
 from plugin.settings import Settings
 from plugin.sources import SampleSource
 
@@ -221,24 +224,17 @@ def test_without_an_injected_source_the_app_caches_the_configured_one() -> None:
     assert app.state.source.upstream_calls == 1
 
 
-def test_the_app_serves_the_same_source_over_mcp_outside_the_spec() -> None:
+def test_the_app_answers_through_one_pipeline_kept_in_its_state() -> None:
     source = CountingSource()
-    app = create_app(Settings(source="sample", base_url="https://prices.example.com"), source=source)
-    assert app.state.mcp is not None
-    assert [route.path for route in app.routes if route.path == "/mcp"] == ["/mcp"]
-    assert "/mcp" not in app.openapi()["paths"]
-    with TestClient(app, base_url="https://prices.example.com") as client:
-        headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-        call = {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "tools/call",
-            "params": {"name": "get_prices", "arguments": {"tickers": ["AAPL"]}},
-        }
-        answer = client.post("/mcp", headers=headers, json=call)
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["result"]["structuredContent"]["quotes"][0]["price"] == 169.595
-    assert source.calls == [["AAPL"]]
+    app = create_app(SAMPLE, source=source)
+    assert isinstance(app.state.pipeline, Pipeline)
+    assert app.state.pipeline.source is source and app.state.pipeline.settings is SAMPLE
+
+
+def test_the_app_mounts_no_mcp_endpoint_itself() -> None:
+    app = create_app(SAMPLE)
+    assert "/mcp" not in {getattr(route, "path", None) for route in app.routes}
+    assert not hasattr(app.state, "mcp")
 
 
 def test_max_symbols_comes_from_the_settings() -> None:
@@ -280,6 +276,32 @@ def test_a_late_upstream_still_gets_the_last_good_quote_served_stale() -> None:
     now[0] = 60.0
     quote = client.get("/get_prices?tickers=AAPL").json()["quotes"][0]
     assert (quote["price"], quote["stale"]) == (169.595, True)
+
+
+def test_rest_serves_the_stale_quote_when_the_upstream_hangs_after_the_cache_entry_expired() -> None:
+    """The serving stack every door uses (`serving_source`): the deadline below the cache, so a hang is an outage."""
+
+    class HangsAfterFirst(SampleSource):
+        calls = 0
+
+        async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
+            self.calls += 1
+            if self.calls > 1:
+                await asyncio.sleep(3600)
+            return await super().get_quotes(symbols)
+
+    now = [0.0]
+    settings = Settings(source="sample", request_deadline=0.05, cache_ttl=30)
+    upstream = HangsAfterFirst()
+    source = serving_source(settings, upstream=upstream, clock=lambda: now[0])
+    client = TestClient(create_app(settings, source=source))
+    assert client.get("/get_prices?tickers=AAPL").json()["quotes"][0]["stale"] is False
+    now[0] = 60.0  # the cache entry expired: the next request goes upstream, which hangs
+    answer = client.get("/get_prices?tickers=AAPL")
+    assert answer.status_code == 200
+    quote = answer.json()["quotes"][0]
+    assert (quote["symbol"], quote["price"], quote["stale"]) == ("AAPL", 169.595, True)
+    assert upstream.calls == 2
 
 
 def test_the_default_source_is_cached_and_has_the_request_deadline() -> None:
@@ -327,18 +349,18 @@ def test_every_api_route_is_async() -> None:
     app = create_app(SAMPLE)
     endpoints = [route.endpoint for route in app.routes if hasattr(route, "endpoint")]
     assert endpoints
-    assert all(
-        asyncio.iscoroutinefunction(endpoint) for endpoint in endpoints if endpoint.__module__ == "plugin.app"
-    )
+    ours = [endpoint for endpoint in endpoints if endpoint.__module__.startswith("plugin.")]
+    assert len(ours) >= 7, "the three operations and the four plugin files"
+    assert all(asyncio.iscoroutinefunction(endpoint) for endpoint in ours)
 
 
 # --- the response contract, as functions ---------------------------------------------------------------------
 
 
 def test_plan_symbols_keeps_request_order_across_valid_and_invalid_inputs() -> None:
-    requested, symbols = plan_symbols(["msft", "!!", "AAPL", "MSFT", "!!", "btc usd"])
-    assert symbols == ("MSFT", "AAPL", "BTC-USD")
-    assert [e if isinstance(e, str) else (e.symbol, e.code) for e in requested] == [
+    plan = plan_symbols(["msft", "!!", "AAPL", "MSFT", "!!", "btc usd"], 25)
+    assert plan.symbols == ("MSFT", "AAPL", "BTC-USD")
+    assert [e if isinstance(e, str) else (e.symbol, e.code) for e in plan.entries] == [
         "MSFT",
         ("!!", "invalid_symbol"),
         "AAPL",
@@ -347,26 +369,48 @@ def test_plan_symbols_keeps_request_order_across_valid_and_invalid_inputs() -> N
 
 
 def test_plans_are_reused_for_short_inputs_only() -> None:
-    import plugin.app
+    import plugin.pipeline
 
-    before = plugin.app._cached_plan.cache_info()
-    assert plan_symbols(["AAPL", "zz top"]) is plan_symbols(("AAPL", "zz top"))
+    before = plugin.pipeline._cached_plan.cache_info()
+    assert plan_symbols(["AAPL", "zz top"], 25) is plan_symbols(("AAPL", "zz top"), 25)
     long_input = ["X" * 33]
-    assert plan_symbols(long_input) == plan_symbols(long_input)
-    assert plan_symbols(long_input) is not plan_symbols(long_input), "a long input is planned anew, not kept"
-    assert plugin.app._cached_plan.cache_info().currsize <= before.currsize + 1
+    assert plan_symbols(long_input, 25) == plan_symbols(long_input, 25)
+    assert plan_symbols(long_input, 25) is not plan_symbols(long_input, 25), "a long input is planned anew"
+    assert plugin.pipeline._cached_plan.cache_info().currsize <= before.currsize + 1
+
+
+@pytest.mark.parametrize(
+    ("count", "words"), [(0, "no symbols given: ask for 1 to 40"), (41, "more than the 40")]
+)
+def test_a_plan_refuses_no_symbols_or_more_than_the_limit_naming_it(count: int, words: str) -> None:
+    with pytest.raises(SymbolCountError, match=words) as caught:
+        plan_symbols(["AAPL"] * count, 40)
+    assert (caught.value.count, caught.value.limit) == (count, 40)
+
+
+def test_the_pipeline_takes_its_limit_from_the_settings() -> None:
+    pipeline = Pipeline(Settings(source="sample", max_symbols=40), SampleSource())
+    answer = asyncio.run(pipeline.prices(["AAPL"] * 40))
+    assert [q.symbol for q in answer.quotes] == ["AAPL"]
+    with pytest.raises(SymbolCountError, match="more than the 40 allowed"):
+        asyncio.run(pipeline.prices(["AAPL"] * 41))
 
 
 def test_assemble_reports_a_symbol_the_source_left_out_as_upstream_unavailable() -> None:
-    requested, _ = plan_symbols(["AAPL", "MSFT"])
+    plan = plan_symbols(["AAPL", "MSFT"], 25)
     apple = asyncio.run(SampleSource().get_quotes(["AAPL"]))
-    found, errors = assemble(requested, apple, "the price source failed; try again shortly.")
+    found, errors = assemble(plan.entries, apple, "the price source failed; try again shortly.")
     assert [q.symbol for q in found] == ["AAPL"]
     assert [(e.symbol, e.code) for e in errors] == [("MSFT", "upstream_unavailable")]
     assert errors[0].message == "No price for 'MSFT': the price source failed; try again shortly."
 
 
 def test_nothing_served_only_when_every_answer_is_an_upstream_failure() -> None:
+    pipeline = Pipeline(Settings(source="sample", retry_after=42), SampleSource())
+
+    def nothing_served(found: list, errors: list) -> bool:
+        return pipeline.unavailable(found, errors) is not None
+
     down = QuoteError(symbol="AAPL", code="upstream_unavailable", message="down")
     limited = QuoteError(symbol="MSFT", code="rate_limited", message="slow down")
     invalid = QuoteError(symbol="!!", code="invalid_symbol", message="bad")
@@ -375,6 +419,11 @@ def test_nothing_served_only_when_every_answer_is_an_upstream_failure() -> None:
     assert not nothing_served([], [invalid]), "only invalid input is a 200 with errors"
     assert not nothing_served([], [down, unknown]), "an unknown symbol is an answer"
     assert not nothing_served(["a quote"], [down])
+    message = pipeline.unavailable([], [down, invalid])
+    assert message == (
+        "No data could be served: the price source cannot be reached, and nothing is cached for AAPL. "
+        "Retry after 42 s."
+    )
 
 
 def test_a_rendered_answer_is_reused_only_for_the_very_same_result_objects() -> None:
@@ -401,12 +450,10 @@ def test_a_rendered_answer_is_reused_only_for_the_very_same_result_objects() -> 
 def test_a_repeated_request_reuses_its_rendered_answer_until_the_cache_refreshes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import plugin.app
-
     renders = []
-    original = plugin.app._prices_json
+    original = PricesResponse.model_dump_json
     monkeypatch.setattr(
-        plugin.app, "_prices_json", lambda found, errors: renders.append(1) or original(found, errors)
+        PricesResponse, "model_dump_json", lambda self, **kw: renders.append(1) or original(self, **kw)
     )
     now = [0.0]
     client = TestClient(create_app(SAMPLE, source=CachedSource(SampleSource(), ttl=30, clock=lambda: now[0])))

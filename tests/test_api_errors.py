@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pytest
 from fastapi.testclient import TestClient
 
-from plugin.app import RETRY_AFTER_SECONDS, create_app
+from plugin.app import create_app
 from plugin.cache import CachedSource
 from plugin.errors import ErrorResponse
 from plugin.quotes import Fundamentals, Quote, QuoteError
@@ -290,15 +290,23 @@ def test_an_unreachable_upstream_with_nothing_cached_is_a_503_with_retry_after()
     client = TestClient(create_app(SAMPLE, source=CachedSource(DownSource())))
     answer = client.get("/get_prices", params={"tickers": "AAPL,MSFT"})
     error = error_of(answer, 503)
-    assert answer.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
+    assert answer.headers["retry-after"] == str(SAMPLE.retry_after)
     assert error["code"] == "upstream_unavailable"
-    assert error["retry_after"] == RETRY_AFTER_SECONDS
+    assert error["retry_after"] == SAMPLE.retry_after
     assert error["message"] == (
         "No data could be served: the price source cannot be reached, and nothing is cached for AAPL, MSFT. "
-        f"Retry after {RETRY_AFTER_SECONDS} s."
+        f"Retry after {SAMPLE.retry_after} s."
     )
     assert [(d["field"], d["rule"]) for d in error["details"]] == [("tickers", "upstream_unavailable")] * 2
     assert "AAPL" in error["details"][0]["message"]
+
+
+def test_the_retry_hint_comes_from_the_settings() -> None:
+    client = TestClient(create_app(Settings(source="sample", retry_after=7), source=DownSource()))
+    answer = client.get("/get_prices", params={"tickers": "AAPL"})
+    assert answer.headers["retry-after"] == "7"
+    assert error_of(answer, 503)["retry_after"] == 7
+    assert error_of(answer, 503)["message"].endswith("Retry after 7 s.")
 
 
 def test_a_rate_limited_upstream_is_a_503_that_says_so() -> None:
@@ -306,7 +314,7 @@ def test_a_rate_limited_upstream_is_a_503_that_says_so() -> None:
     answer = client.post("/get_prices", json={"tickers": ["AAPL"]})
     error = error_of(answer, 503)
     assert "rate-limiting" in error["message"]
-    assert answer.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
+    assert answer.headers["retry-after"] == str(SAMPLE.retry_after)
 
 
 def test_fundamentals_with_the_upstream_down_are_a_503_too() -> None:

@@ -1,4 +1,4 @@
-"""The optional API token: the operations and /mcp want `Authorization: Bearer <token>`, everything else is public."""
+"""The optional API token: every path but the plugin files and /docs wants `Authorization: Bearer <token>`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import pytest
 import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 import plugin.middleware
-from plugin.app import PROTECTED_PATHS, create_app
+from plugin.app import PUBLIC_PATHS, create_app
 from plugin.settings import Settings
 
 TOKEN = "s3cr3t-token-Zq9"
@@ -33,7 +36,6 @@ OPERATIONS = [
     ("GET", "/get_prices", {"params": {"tickers": "AAPL"}}),
     ("POST", "/get_prices", {"json": {"tickers": ["AAPL"]}}),
     ("GET", "/get_fundamentals", {"params": {"tickers": "AAPL"}}),
-    ("POST", "/mcp", {"json": MCP_INITIALIZE, "headers": MCP_HEADERS}),
 ]
 PUBLIC = ["/.well-known/ai-plugin.json", "/openapi.yaml", "/openapi.json", "/logo.png", "/legal", "/docs"]
 
@@ -216,6 +218,23 @@ def test_the_token_is_read_from_the_environment() -> None:
     assert ok.status_code == 200
 
 
-def test_every_protected_path_is_an_operation_or_mcp(app: FastAPI) -> None:
+def test_every_public_path_is_a_route_the_app_serves(app: FastAPI) -> None:
     paths = {getattr(route, "path", None) for route in app.router.routes}
-    assert set(PROTECTED_PATHS) <= paths
+    assert {path for path in PUBLIC_PATHS if not path.endswith("/")} <= paths
+    assert "/get_prices" not in PUBLIC_PATHS and "/get_fundamentals" not in PUBLIC_PATHS
+
+
+def test_an_endpoint_mounted_later_is_protected_without_being_listed() -> None:
+    """What `plugin.service` does with /mcp: a route added after `create_app` needs the token all the same."""
+
+    async def endpoint(request: Request) -> Response:
+        return JSONResponse({"mounted": True})
+
+    app = create_app(SETTINGS)
+    app.router.routes.append(Route("/mcp", endpoint, methods=["POST"]))
+    client = TestClient(app)
+    assert_refused(client.post("/mcp", json=MCP_INITIALIZE, headers=MCP_HEADERS), 'Bearer realm="api"')
+    allowed = client.post(
+        "/mcp", json=MCP_INITIALIZE, headers={**MCP_HEADERS, "Authorization": f"Bearer {TOKEN}"}
+    )
+    assert allowed.json() == {"mounted": True}

@@ -9,9 +9,10 @@ import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-import plugin.app
-from plugin.app import create_app, request_base_url
-from plugin.server import BackgroundServer
+import plugin.plugin_files
+from plugin.app import create_app
+from plugin.base_url import request_base_url
+from plugin.lab.server import BackgroundServer
 from plugin.settings import Settings
 
 MANIFEST = "/.well-known/ai-plugin.json"
@@ -117,9 +118,11 @@ def test_the_documents_are_rendered_once_per_base_url_and_only_a_few_are_kept(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rendered: list[str] = []
-    real = plugin.app.render_yaml
+    real = plugin.plugin_files.render_yaml
     monkeypatch.setattr(
-        plugin.app, "render_yaml", lambda spec: rendered.append(spec["servers"][0]["url"]) or real(spec)
+        plugin.plugin_files,
+        "render_yaml",
+        lambda spec: rendered.append(spec["servers"][0]["url"]) or real(spec),
     )
     client = TestClient(create_app(Settings(source="sample")))
     for _ in range(3):

@@ -42,13 +42,14 @@ def test_a_preflight_from_an_allowed_origin_is_accepted(client: TestClient, orig
 )
 def test_a_preflight_from_a_foreign_origin_is_refused(client: TestClient, origin: str) -> None:
     answer = preflight(client, origin)
-    assert answer.status_code == 400
+    assert answer.status_code == 403
+    assert answer.json()["error"]["code"] == "forbidden"
     assert "access-control-allow-origin" not in answer.headers
 
 
 def test_a_preflight_for_a_method_the_api_does_not_have_is_refused(client: TestClient) -> None:
     answer = preflight(client, "https://chatgpt.com", "DELETE")
-    assert answer.status_code == 400
+    assert answer.status_code == 403
 
 
 def test_a_simple_request_from_chatgpt_gets_its_origin_back(client: TestClient) -> None:
@@ -65,7 +66,7 @@ def test_a_simple_request_from_a_foreign_origin_gets_no_cors_header(client: Test
 def test_the_default_settings_allow_only_chatgpt() -> None:
     client = TestClient(create_app(Settings(source="sample")))
     assert preflight(client, "https://chatgpt.com").status_code == 200
-    assert preflight(client, "http://localhost:3000").status_code == 400
+    assert preflight(client, "http://localhost:3000").status_code == 403
 
 
 def test_the_manifest_is_readable_cross_origin_too(client: TestClient) -> None:

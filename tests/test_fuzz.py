@@ -31,7 +31,6 @@ from schemathesis.checks import (
 from schemathesis.config import SchemathesisConfig
 
 from plugin.app import create_app
-from plugin.middleware import MAX_BODY_BYTES, MAX_QUERY_BYTES
 from plugin.quotes import Fundamentals, Quote, QuoteError
 from plugin.settings import Settings
 
@@ -103,8 +102,8 @@ class DownSource:
 
 down_schema = schemathesis.openapi.from_asgi("/openapi.yaml", create_app(TOKEN_SETTINGS, source=DownSource()))
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-TOO_BIG = {"tickers": ["A" * (MAX_BODY_BYTES + 1)]}
-TOO_LONG = "A" * (MAX_QUERY_BYTES + 1)
+TOO_BIG = {"tickers": ["A" * (Settings().max_body_bytes + 1)]}
+TOO_LONG = "A" * (Settings().max_query_bytes + 1)
 
 
 def request_for(status: int, method: str) -> tuple[schemathesis.schemas.BaseSchema, dict]:

@@ -13,16 +13,15 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from plugin.app import create_app
-from plugin.middleware import (
-    MAX_BODY_BYTES,
-    MAX_QUERY_BYTES,
-    RequestLimitsMiddleware,
-    SecurityHeadersMiddleware,
-)
+from plugin.lab.server import BackgroundServer
+from plugin.middleware import RequestLimitsMiddleware, SecurityHeadersMiddleware
 from plugin.quotes import Fundamentals, Quote, QuoteError
-from plugin.server import BackgroundServer
 from plugin.settings import Settings
 from plugin.sources import SampleSource
+
+#: The limits every test here checks: the defaults of `Settings`, the one place they are defined.
+MAX_BODY_BYTES = Settings().max_body_bytes
+MAX_QUERY_BYTES = Settings().max_query_bytes
 
 
 class CountingSource(SampleSource):
@@ -151,7 +150,9 @@ def _drive_limits(headers: list[tuple[bytes, bytes]], messages: list[dict]) -> l
         sent.append(message)
 
     scope = {"type": "http", "method": "POST", "path": "/get_prices", "query_string": b"", "headers": headers}
-    asyncio.run(RequestLimitsMiddleware(app)(scope, receive, send))
+    asyncio.run(
+        RequestLimitsMiddleware(app, max_body=MAX_BODY_BYTES, max_query=MAX_QUERY_BYTES)(scope, receive, send)
+    )
     return sent
 
 
@@ -160,7 +161,22 @@ def test_a_content_length_that_is_not_a_number_is_a_400() -> None:
         [(b"content-length", b"12abc")], [{"type": "http.request", "body": b"", "more_body": False}]
     )
     assert sent[0]["status"] == 400
-    assert json.loads(sent[1]["body"])["error"]["message"] == "Content-Length must be a number of bytes."
+    error = json.loads(sent[1]["body"])["error"]
+    assert (error["code"], error["message"]) == ("bad_request", "Content-Length must be a number of bytes.")
+
+
+def test_the_limits_come_from_the_settings() -> None:
+    client = TestClient(create_app(Settings(source="sample", max_body_bytes=100, max_query_bytes=64)))
+    body = client.post("/get_prices", content=b" " * 101, headers={"content-type": "application/json"})
+    assert body.status_code == 413
+    assert "at most 100 bytes are accepted" in body.json()["error"]["message"]
+    query = client.get("/get_prices?tickers=" + "A" * 60)
+    assert query.status_code == 414
+    assert "at most 64 are accepted" in query.json()["error"]["message"]
+    spec = client.get("/openapi.json").json()
+    responses = spec["paths"]["/get_prices"]["post"]["responses"]
+    assert responses["413"]["description"] == "The request body is larger than 100 bytes."
+    assert responses["414"]["description"] == "The query string is longer than 64 bytes."
 
 
 def test_a_client_that_leaves_mid_body_gets_no_answer_and_the_route_never_runs() -> None:
@@ -223,7 +239,7 @@ EVERY_KIND_OF_ANSWER = [
         "OPTIONS",
         "/get_prices",
         {"headers": {"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}},
-        400,
+        403,
     ),
 ]
 
@@ -258,7 +274,7 @@ def test_a_refused_preflight_is_a_json_error_naming_what_is_allowed(client: Test
     answer = client.options(
         "/get_prices", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}
     )
-    error = error_of(answer, 400, "forbidden")
+    error = error_of(answer, 403, "forbidden")
     assert error["message"] == (
         "This cross-origin request was refused (its origin may not call this API from a browser). "
         "Allowed origins: https://chat.openai.com, https://chatgpt.com; methods: GET, POST."
@@ -270,7 +286,7 @@ def test_a_preflight_for_a_method_we_do_not_have_says_so(client: TestClient) -> 
     answer = client.options(
         "/get_prices", headers={"Origin": "https://chatgpt.com", "Access-Control-Request-Method": "DELETE"}
     )
-    assert "its method may not call" in error_of(answer, 400, "forbidden")["message"]
+    assert "its method may not call" in error_of(answer, 403, "forbidden")["message"]
 
 
 def test_an_answer_that_declares_no_type_gets_plain_text_and_nosniff() -> None:
@@ -288,15 +304,3 @@ def test_an_answer_that_declares_a_type_keeps_it_and_gets_no_second_one() -> Non
 
     answer = TestClient(SecurityHeadersMiddleware(typed)).get("/")
     assert answer.headers.get_list("content-type") == ["application/json"]
-
-
-def test_the_mcp_endpoint_refusing_a_foreign_host_still_sends_a_type_and_nosniff() -> None:
-    with TestClient(create_app(Settings(source="sample"))) as mcp_client:
-        answer = mcp_client.post(
-            "/mcp",
-            json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
-            headers={"Host": "evil.example", "Accept": "application/json, text/event-stream"},
-        )
-    assert 400 <= answer.status_code < 500
-    assert answer.headers["content-type"]
-    assert answer.headers["x-content-type-options"] == "nosniff"
