@@ -1,4 +1,7 @@
-"""`check_gpt_action`: our openapi.yaml meets the GPT Action rules, and every rule catches the spec that breaks it."""
+"""`check_gpt_action`: our openapi.yaml meets the GPT Action rules, and every rule catches the spec that breaks it.
+
+The rules are those of OpenAI's GPT Actions documentation; `x-openai-isConsequential` is one of them (plugins had none).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,14 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from plugin.actions import MAX_DESCRIPTION, MAX_PARAMETER_DESCRIPTION, RULES, Finding, check_gpt_action
 from plugin.app import create_app
+from plugin.lab.action_rules import (
+    MAX_DESCRIPTION,
+    MAX_PARAMETER_DESCRIPTION,
+    RULES,
+    Finding,
+    check_gpt_action,
+)
 from plugin.settings import Settings
 from plugin.sources import SampleSource
 
@@ -62,7 +71,9 @@ def _long_description(spec: dict) -> None:
 
 
 def _long_parameter_description(spec: dict) -> None:
-    spec["paths"]["/get_prices"]["get"]["parameters"][0]["description"] = "x" * (MAX_PARAMETER_DESCRIPTION + 1)
+    spec["paths"]["/get_prices"]["get"]["parameters"][0]["description"] = "x" * (
+        MAX_PARAMETER_DESCRIPTION + 1
+    )
 
 
 def _missing_operation_id(spec: dict) -> None:
@@ -83,7 +94,7 @@ def _untyped_request_body(spec: dict) -> None:
 
 
 def _untyped_response(spec: dict) -> None:
-    # The seed's plugin answered a bare object: the model had to guess every field.
+    # The 2023 tutorial's code answered a bare object: the model had to guess every field.
     content = spec["paths"]["/get_prices"]["get"]["responses"]["200"]["content"]["application/json"]
     content["schema"] = {"type": "object"}
 
@@ -137,7 +148,9 @@ BREAKERS: list[tuple[Callable[[dict], None], str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("breaker", "rule", "where"), BREAKERS, ids=[b[0].__name__.strip("_") for b in BREAKERS])
+@pytest.mark.parametrize(
+    ("breaker", "rule", "where"), BREAKERS, ids=[b[0].__name__.strip("_") for b in BREAKERS]
+)
 def test_each_rule_reports_the_spec_that_breaks_it(
     public_spec: dict[str, Any], breaker: Callable[[dict], None], rule: str, where: str
 ) -> None:
@@ -174,8 +187,9 @@ def test_limits_are_inclusive(public_spec: dict[str, Any]) -> None:
     assert check_gpt_action(spec) == []
 
 
-def test_the_seeds_2023_spec_breaks_four_rules() -> None:
-    seed = {
+def test_the_2023_tutorials_spec_breaks_four_rules() -> None:
+    """The spec the 2023 tutorial's code served (NextWordDev/chatgpt-plugins), as its repository describes it."""
+    tutorial = {
         "openapi": "3.0.2",
         "info": {"title": "FastAPI", "version": "0.1.0"},
         "paths": {
@@ -185,13 +199,16 @@ def test_the_seeds_2023_spec_breaks_four_rules() -> None:
                     "operationId": "get_prices_get_prices_post",
                     "parameters": [{"name": "tickers", "in": "query", "required": True}],
                     "responses": {
-                        "200": {"content": {"application/json": {"schema": {"type": "object"}}}, "description": "OK"}
+                        "200": {
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                            "description": "OK",
+                        }
                     },
                 }
             }
         },
     }
-    assert [f.rule for f in check_gpt_action(seed)] == [
+    assert [f.rule for f in check_gpt_action(tutorial)] == [
         "https-servers",
         "typed-parameters",
         "typed-responses",

@@ -1,7 +1,8 @@
 """The MCP server: its tools as a client lists them, their answers, and both transports (Streamable HTTP, stdio).
 
 Every client here is the official SDK's own (`mcp.Client`): in memory for the tool's behaviour, over real HTTP
-against a uvicorn server on a free port, and over a real pipe against a subprocess.
+against the whole service (`create_service`) on a free port, and over a real pipe against a subprocess. The
+tools answer through the REST API's own `Pipeline`, so one situation gets one answer through both.
 """
 
 from __future__ import annotations
@@ -22,13 +23,17 @@ from fastapi.testclient import TestClient
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult, Tool
 
-import plugin.mcp
+import plugin.service
 from plugin.app import create_app
-from plugin.mcp import INSTRUCTIONS, MAX_INSTRUCTIONS, create_mcp_server, mount_mcp, transport_security
+from plugin.deadline import serving_source
+from plugin.lab.server import BackgroundServer
+from plugin.mcp import MAX_INSTRUCTIONS, create_mcp_server, instructions
+from plugin.mcp_http import mount_mcp, transport_security
+from plugin.pipeline import Pipeline
 from plugin.quotes import Fundamentals, Quote, QuoteError
-from plugin.server import BackgroundServer
+from plugin.service import create_service
 from plugin.settings import Settings
-from plugin.sources import SampleSource
+from plugin.sources import PriceSource, SampleSource
 
 pytestmark = pytest.mark.anyio
 
@@ -36,11 +41,18 @@ INITIALIZE = {
     "jsonrpc": "2.0",
     "id": 1,
     "method": "initialize",
-    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}},
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "test", "version": "1"},
+    },
 }
 #: TestClient's default host, "testserver", is not one the DNS-rebinding guard trusts; localhost is.
 LOCAL = "http://localhost"
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+SAMPLE = Settings(source="sample")
+#: The instructions the server sends with the default limit of 25 symbols.
+INSTRUCTIONS = instructions(SAMPLE.max_symbols)
 
 
 @pytest.fixture
@@ -48,9 +60,16 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-async def call(tickers: Any, *, tool: str = "get_prices", source: Any = None, **options: Any) -> CallToolResult:
+def server_for(source: PriceSource | None = None, **settings: Any) -> Any:
+    """The MCP server over the sample prices (or `source`), with `Settings(source="sample", **settings)`."""
+    return create_mcp_server(Pipeline(Settings(source="sample", **settings), source or SampleSource()))
+
+
+async def call(
+    tickers: Any, *, tool: str = "get_prices", source: Any = None, **settings: Any
+) -> CallToolResult:
     """One tool call through the SDK's client, in memory."""
-    async with Client(create_mcp_server(source or SampleSource(), **options)) as client:
+    async with Client(server_for(source, **settings)) as client:
         return await client.call_tool(tool, {"tickers": tickers})
 
 
@@ -60,8 +79,8 @@ def text_of(result: CallToolResult) -> str:
 
 
 def app_with_mcp(settings: Settings) -> FastAPI:
-    """The plugin's app, with the sample prices: `create_app` serves MCP at /mcp itself."""
-    return create_app(settings, source=SampleSource())
+    """The whole service (REST and MCP at /mcp) on the sample prices."""
+    return create_service(settings, source=SampleSource())
 
 
 # -- the tools as a client sees them ---------------------------------------------------------------------------
@@ -80,22 +99,28 @@ def assert_listed_as_designed(listed: Sequence[Tool]) -> None:
     tickers = prices.input_schema["properties"]["tickers"]
     assert prices.input_schema["required"] == ["tickers"]
     assert (tickers["type"], tickers["items"], tickers["minItems"], tickers["maxItems"]) == (
-        "array", {"type": "string"}, 1, 25
+        "array",
+        {"type": "string"},
+        1,
+        25,
     )
     output = prices.output_schema
     assert output["required"] == ["quotes", "errors"]
-    assert (output["properties"]["quotes"]["type"], output["properties"]["errors"]["type"]) == ("array", "array")
+    assert (output["properties"]["quotes"]["type"], output["properties"]["errors"]["type"]) == (
+        "array",
+        "array",
+    )
     assert set(output["$defs"]["Quote"]["properties"]) == set(Quote.model_fields)
     assert set(output["$defs"]["QuoteError"]["properties"]) == set(QuoteError.model_fields)
 
 
 async def test_both_tools_are_listed_with_titles_annotations_and_schemas() -> None:
-    async with Client(create_mcp_server(SampleSource())) as client:
+    async with Client(server_for()) as client:
         assert_listed_as_designed((await client.list_tools()).tools)
 
 
 async def test_the_output_schema_is_the_rest_apis_answer_model() -> None:
-    async with Client(create_mcp_server(SampleSource())) as client:
+    async with Client(server_for()) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     prices = tools["get_prices"].output_schema
     assert prices["required"] == ["quotes", "errors"]
@@ -110,37 +135,40 @@ async def test_the_output_schema_is_the_rest_apis_answer_model() -> None:
 
 async def test_the_server_sends_instructions_that_fit_in_512_characters() -> None:
     assert len(INSTRUCTIONS) <= MAX_INSTRUCTIONS == 512
-    async with Client(create_mcp_server(SampleSource())) as client:
+    async with Client(server_for()) as client:
         assert client.instructions == INSTRUCTIONS
         assert client.server_info.name == "stock-prices"
     assert "get_prices" in INSTRUCTIONS and "get_fundamentals" in INSTRUCTIONS
 
 
-def test_max_symbols_sets_the_advertised_bound() -> None:
-    server = create_mcp_server(SampleSource(), max_symbols=3)
+def test_max_symbols_sets_the_advertised_bound_and_the_instructions() -> None:
+    server = server_for(max_symbols=40)
     tools = asyncio.run(server.list_tools())
-    assert tools[0].input_schema["properties"]["tickers"]["maxItems"] == 3
+    assert {tool.input_schema["properties"]["tickers"]["maxItems"] for tool in tools} == {40}
+    assert "up to 40 per call" in server.instructions
+    assert "1 to 40 Yahoo Finance symbols" in tools[0].input_schema["properties"]["tickers"]["description"]
+    assert len(server.instructions) <= MAX_INSTRUCTIONS
 
 
 # -- answers ---------------------------------------------------------------------------------------------------
 
 
-async def test_get_prices_returns_structured_quotes_and_a_short_text() -> None:
+async def test_get_prices_returns_structured_quotes_and_the_same_json_as_text() -> None:
+    """The text block is the serialized JSON, as the MCP specification recommends for clients that read only text."""
     result = await call(["AAPL", "btc/usd"])
     assert result.is_error is False
     quotes = result.structured_content["quotes"]
     assert [(q["symbol"], q["price"], q["currency"]) for q in quotes] == [
-        ("AAPL", 169.595, "USD"), ("BTC-USD", 28312.46, "USD")
+        ("AAPL", 169.595, "USD"),
+        ("BTC-USD", 28312.46, "USD"),
     ]
     assert result.structured_content["errors"] == []
-    lines = text_of(result).splitlines()
-    assert lines[0] == "AAPL (Apple Inc.): 169.595 USD, +0.00% since the previous close, as of 2023-05-02 17:45 UTC"
-    assert lines[1].startswith("BTC-USD (Bitcoin USD): 28,312.46 USD")
+    assert json.loads(text_of(result)) == result.structured_content
 
 
 async def test_structured_content_is_the_rest_apis_json() -> None:
     result = await call(["AAPL", "MSFT", "NOPE"])
-    with TestClient(create_app(Settings(source="sample"), source=SampleSource())) as rest:
+    with TestClient(create_app(SAMPLE, source=SampleSource())) as rest:
         answer = rest.get("/get_prices", params={"tickers": "AAPL,MSFT,NOPE"}).json()
     assert result.structured_content == answer
 
@@ -148,14 +176,22 @@ async def test_structured_content_is_the_rest_apis_json() -> None:
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ({"tickers": 123}, "tickers: must be an array, got a number; expected an array of 1 to 25 Yahoo symbols"),
+        (
+            {"tickers": 123},
+            "tickers: must be an array, got a number; expected an array of 1 to 25 Yahoo symbols",
+        ),
         ({}, "tickers: is required; expected an array of 1 to 25 Yahoo symbols"),
-        ({"tickers": ["AAPL", 7]}, "tickers[1]: must be a string, got a number; expected an array of 1 to 25"),
+        (
+            {"tickers": ["AAPL", 7]},
+            "tickers[1]: must be a string, got a number; expected an array of 1 to 25",
+        ),
     ],
     ids=["number", "missing", "number-item"],
 )
-async def test_arguments_of_the_wrong_shape_are_told_in_a_plain_sentence(arguments: dict, message: str) -> None:
-    async with Client(create_mcp_server(SampleSource())) as client:
+async def test_arguments_of_the_wrong_shape_are_told_in_a_plain_sentence(
+    arguments: dict, message: str
+) -> None:
+    async with Client(server_for()) as client:
         result = await client.call_tool("get_prices", arguments)
     assert result.is_error is True
     assert text_of(result).startswith(message)
@@ -173,22 +209,27 @@ async def test_get_fundamentals_returns_structured_figures() -> None:
     [apple] = result.structured_content["fundamentals"]
     assert (apple["symbol"], apple["pe_ratio"], apple["dividend_yield"]) == ("AAPL", 28.74, 0.0055)
     assert [e["code"] for e in result.structured_content["errors"]] == ["unknown_symbol"]
-    assert text_of(result).startswith("AAPL: P/E 28.74, forward P/E 26.43, market cap 2.67T USD")
+    assert json.loads(text_of(result)) == result.structured_content
 
 
 # -- bad input is a tool error, never a crash ------------------------------------------------------------------
 
 
-async def test_an_empty_list_is_a_tool_error() -> None:
+async def test_an_empty_list_is_a_tool_error_in_the_pipelines_words() -> None:
     result = await call([])
     assert result.is_error is True
-    assert text_of(result) == 'tickers is empty: give 1 to 25 Yahoo symbols, e.g. ["AAPL", "BTC-USD"].'
+    assert (
+        text_of(result)
+        == "tickers: no symbols given: ask for 1 to 25 Yahoo Finance symbols, such as AAPL or BTC-USD."
+    )
 
 
-async def test_too_many_symbols_is_a_tool_error_saying_the_limit() -> None:
+async def test_too_many_symbols_is_a_tool_error_saying_the_limit_from_settings() -> None:
     result = await call([f"S{i}" for i in range(26)])
     assert result.is_error is True
-    assert text_of(result) == "tickers has 26 symbols, more than the 25 allowed per call: split the request."
+    assert (
+        text_of(result) == "tickers: 26 symbols in one request, more than the 25 allowed: split the request."
+    )
     result = await call(["AAPL", "MSFT", "TSLA"], max_symbols=2)
     assert result.is_error is True and "more than the 2 allowed" in text_of(result)
 
@@ -197,7 +238,10 @@ async def test_invalid_symbols_only_are_a_tool_error_naming_each() -> None:
     result = await call(["$$$", "AAPL/XYZ/Q"])
     assert result.is_error is True
     errors = result.structured_content["errors"]
-    assert [(e["symbol"], e["code"]) for e in errors] == [("$$$", "invalid_symbol"), ("AAPL/XYZ/Q", "invalid_symbol")]
+    assert [(e["symbol"], e["code"]) for e in errors] == [
+        ("$$$", "invalid_symbol"),
+        ("AAPL/XYZ/Q", "invalid_symbol"),
+    ]
     assert result.structured_content["quotes"] == []
     assert "'$$$' is not a valid symbol" in text_of(result) and "for example AAPL" in text_of(result)
 
@@ -245,12 +289,64 @@ class BrokenSource:
     ids=["raises", "misses-the-deadline"],
 )
 @pytest.mark.parametrize("tool", ["get_prices", "get_fundamentals"])
-async def test_a_failing_source_is_a_tool_error_saying_upstream_unavailable(hang: bool, why: str, tool: str) -> None:
-    result = await call(["AAPL"], tool=tool, source=BrokenSource(hang=hang), deadline=0.05)
+async def test_a_failing_source_is_a_tool_error_saying_upstream_unavailable(
+    hang: bool, why: str, tool: str
+) -> None:
+    settings = Settings(source="sample", request_deadline=0.05)
+    served = serving_source(settings, upstream=BrokenSource(hang=hang))  # the source as the service serves it
+    async with Client(create_mcp_server(Pipeline(settings, served))) as client:
+        result = await client.call_tool(tool, {"tickers": ["AAPL"]})
     assert result.is_error is True
     [error] = result.structured_content["errors"]
     assert (error["symbol"], error["code"]) == ("AAPL", "upstream_unavailable")
     assert why in error["message"]
+
+
+class HangsAfterTheFirstAnswer:
+    """An upstream that answers once, from the sample data, and never again: every later call hangs."""
+
+    name = "hangs-after-one"
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.sample = SampleSource()
+
+    async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Any]:
+        self.calls += 1
+        if self.calls > 1:
+            await asyncio.sleep(3600)
+        return await self.sample.get_quotes(symbols)
+
+    async def get_fundamentals(self, symbols: Sequence[str]) -> dict[str, Any]:
+        return await self.sample.get_fundamentals(symbols)
+
+
+def test_an_upstream_hanging_after_the_cache_expired_gets_one_stale_answer_over_rest_and_mcp() -> None:
+    """The same situation, the same answer: REST and MCP share one pipeline, so both serve the last good quote."""
+    now = [0.0]
+    settings = Settings(source="sample", cache_ttl=30, request_deadline=0.05)
+    upstream = HangsAfterTheFirstAnswer()
+    service = create_service(
+        settings, source=serving_source(settings, upstream=upstream, clock=lambda: now[0])
+    )
+
+    async def over_mcp(url: str) -> CallToolResult:
+        async with Client(f"{url}/mcp") as client:
+            return await client.call_tool("get_prices", {"tickers": ["AAPL"]})
+
+    with BackgroundServer(service, name="test-mcp-stale") as server:
+        fresh = httpx.get(f"{server.url}/get_prices", params={"tickers": "AAPL"}).json()
+        now[0] += 31  # the cache entry expires; the upstream now hangs past the deadline
+        rest = httpx.get(f"{server.url}/get_prices", params={"tickers": "AAPL"})
+        mcp = asyncio.run(over_mcp(server.url))
+    assert fresh["quotes"][0]["stale"] is False
+    assert rest.status_code == 200
+    [quote] = rest.json()["quotes"]
+    assert (quote["symbol"], quote["price"], quote["stale"]) == ("AAPL", 169.595, True)
+    assert mcp.is_error is False
+    assert mcp.structured_content == rest.json()
+    assert json.loads(text_of(mcp)) == rest.json()
+    assert upstream.calls >= 2  # the upstream was asked again, and hung
 
 
 # -- Streamable HTTP, on the plugin's own app --------------------------------------------------------------------
@@ -274,7 +370,9 @@ async def test_over_streamable_http_the_tools_are_listed_and_called(served: str)
     assert_listed_as_designed(listed)
     assert result.is_error is False
     assert result.structured_content["quotes"][0]["price"] == 169.595
-    assert result.structured_content == httpx.get(f"{served}/get_prices", params={"tickers": "AAPL,NOPE"}).json()
+    assert (
+        result.structured_content == httpx.get(f"{served}/get_prices", params={"tickers": "AAPL,NOPE"}).json()
+    )
     assert refused.is_error is True
 
 
@@ -304,19 +402,27 @@ def error_of(answer: httpx.Response, status: int, code: str, *, detailed: bool =
 
 def test_a_request_naming_another_host_is_a_421_naming_the_allowed_hosts(served: str) -> None:
     answer = httpx.post(f"{served}/mcp", headers={**MCP_HEADERS, "Host": "evil.example"}, json=INITIALIZE)
-    error = error_of(answer, 421, "http_error")
-    assert error["message"].startswith("Host header 'evil.example' is not served here; allowed: 127.0.0.1, localhost")
+    error = error_of(answer, 421, "misdirected_request")
+    assert error["message"].startswith(
+        "Host header 'evil.example' is not served here; allowed: 127.0.0.1, localhost"
+    )
     assert (error["details"][0]["field"], error["details"][0]["rule"]) == ("Host", "allowed_hosts")
     assert "PLUGIN_BASE_URL" in error["message"]
 
 
 def test_a_request_from_another_sites_page_is_a_403_naming_the_allowed_origins(served: str) -> None:
-    answer = httpx.post(f"{served}/mcp", headers={**MCP_HEADERS, "Origin": "https://evil.example"}, json=INITIALIZE)
+    answer = httpx.post(
+        f"{served}/mcp", headers={**MCP_HEADERS, "Origin": "https://evil.example"}, json=INITIALIZE
+    )
     error = error_of(answer, 403, "forbidden")
-    assert error["message"].startswith("Origin header 'https://evil.example' may not call this server; allowed: ")
+    assert error["message"].startswith(
+        "Origin header 'https://evil.example' may not call this server; allowed: "
+    )
     assert "http://localhost:*" in error["message"]
     assert error["details"][0]["field"] == "Origin"
-    local = httpx.post(f"{served}/mcp", headers={**MCP_HEADERS, "Origin": "http://localhost:3000"}, json=INITIALIZE)
+    local = httpx.post(
+        f"{served}/mcp", headers={**MCP_HEADERS, "Origin": "http://localhost:3000"}, json=INITIALIZE
+    )
     assert local.status_code == 200
 
 
@@ -327,14 +433,19 @@ def test_any_method_but_post_is_a_405_at_once_not_a_stream(served: str, method: 
     answer = httpx.request(method, f"{served}/mcp", headers=headers, timeout=httpx.Timeout(10, read=3))
     error = error_of(answer, 405, "method_not_allowed")
     assert answer.headers["allow"] == "POST"
-    assert error["message"].startswith(f"/mcp answers POST only, not {method}: this MCP server runs in stateless JSON")
+    assert error["message"].startswith(
+        f"/mcp answers POST only, not {method}: this MCP server runs in stateless JSON"
+    )
 
 
 def test_a_post_that_is_not_json_is_a_415_saying_what_to_send(served: str) -> None:
     headers = {**MCP_HEADERS, "Content-Type": "text/plain"}
     answer = httpx.post(f"{served}/mcp", headers=headers, content=json.dumps(INITIALIZE))
-    error = error_of(answer, 415, "invalid_request")
-    assert error["message"] == "Content-Type 'text/plain' is not accepted here: send the JSON-RPC message as application/json."
+    error = error_of(answer, 415, "unsupported_media_type")
+    assert (
+        error["message"]
+        == "Content-Type 'text/plain' is not accepted here: send the JSON-RPC message as application/json."
+    )
 
 
 def test_a_refused_request_builds_nothing(builds: CountedBuilds) -> None:
@@ -358,7 +469,8 @@ class Recorded(logging.Handler):
 def test_stopping_the_server_after_a_get_logs_no_error() -> None:
     recorded = Recorded()
     with BackgroundServer(app_with_mcp(Settings(source="sample")), name="test-mcp-get") as server:
-        uvicorn_log = logging.getLogger("uvicorn.error")  # uvicorn sets up its loggers at start: listen after it
+        # uvicorn sets up its loggers at start: listen after it
+        uvicorn_log = logging.getLogger("uvicorn.error")
         uvicorn_log.addHandler(recorded)
         logging.getLogger().addHandler(recorded)
         try:
@@ -375,7 +487,9 @@ def test_stopping_the_server_after_a_get_logs_no_error() -> None:
 def test_the_public_host_from_base_url_is_trusted() -> None:
     settings = Settings(source="sample", base_url="https://prices.example.com")
     with TestClient(app_with_mcp(settings), base_url="https://prices.example.com") as client:
-        answer = client.post("/mcp", headers={**MCP_HEADERS, "Origin": "https://prices.example.com"}, json=INITIALIZE)
+        answer = client.post(
+            "/mcp", headers={**MCP_HEADERS, "Origin": "https://prices.example.com"}, json=INITIALIZE
+        )
     assert answer.status_code == 200
     assert answer.json()["result"]["serverInfo"]["name"] == "stock-prices"
     with TestClient(app_with_mcp(Settings(source="sample")), base_url="https://prices.example.com") as client:
@@ -410,10 +524,17 @@ def test_a_test_client_can_open_the_app_twice() -> None:
             assert client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE).status_code == 200
 
 
+def mount_sample(app: FastAPI, **options: Any) -> None:
+    """`mount_mcp` with the sample prices, as `create_service` calls it."""
+    mount_mcp(app, server_for, base_url=options.pop("base_url", None), startup_timeout=15, **options)
+
+
 def test_the_apps_own_lifespan_still_runs_around_mcp() -> None:
     events: list[str] = []
-    app = FastAPI(on_startup=[lambda: events.append("app startup")], on_shutdown=[lambda: events.append("app shutdown")])
-    mount_mcp(app, SampleSource())
+    app = FastAPI(
+        on_startup=[lambda: events.append("app startup")], on_shutdown=[lambda: events.append("app shutdown")]
+    )
+    mount_sample(app)
     with TestClient(app, base_url=LOCAL) as client:
         assert client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE).status_code == 200
     assert events == ["app startup", "app shutdown"]
@@ -421,7 +542,7 @@ def test_the_apps_own_lifespan_still_runs_around_mcp() -> None:
 
 def test_a_bad_base_url_is_refused_when_mounting_not_at_the_first_request() -> None:
     with pytest.raises(ValueError, match="base_url must be an http"):
-        mount_mcp(FastAPI(), SampleSource(), base_url="prices.example.com")
+        mount_sample(FastAPI(), base_url="prices.example.com")
 
 
 async def test_the_apps_mcp_server_follows_the_settings_limit() -> None:
@@ -437,21 +558,20 @@ async def test_the_apps_mcp_server_follows_the_settings_limit() -> None:
 def test_mounting_twice_is_an_error_and_the_route_stays_out_of_the_spec() -> None:
     app = app_with_mcp(Settings(source="sample"))
     with pytest.raises(ValueError, match="already has a route at /mcp"):
-        mount_mcp(app, SampleSource())
+        mount_sample(app)
     assert "/mcp" not in app.openapi()["paths"]
 
 
 # -- the lazy mount: the SDK is imported, and the server built, by the first request to /mcp -------------------
 
 
-def test_importing_the_app_and_building_one_does_not_import_the_sdk() -> None:
-    """Every app imports plugin.mcp; the SDK costs about half a second to import, so only a request to /mcp may."""
+def test_importing_the_service_and_building_one_does_not_import_the_sdk() -> None:
+    """Every service imports plugin.mcp; the SDK costs about half a second to import, so only a request to /mcp may."""
     code = (
         "import sys\n"
-        "import plugin.mcp\n"
-        "from plugin.app import create_app\n"
+        "from plugin.service import create_service\n"
         "from plugin.settings import Settings\n"
-        "app = create_app(Settings(source='sample'))\n"
+        "app = create_service(Settings(source='sample'))\n"
         "assert app.state.mcp is not None\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('mcp', 'mcp_types')))\n"
     )
@@ -461,7 +581,7 @@ def test_importing_the_app_and_building_one_does_not_import_the_sdk() -> None:
 
 
 class CountedBuilds:
-    """`plugin.mcp.create_mcp_server`, counting its calls; each waits for `release` (set by default)."""
+    """`create_mcp_server` as `create_service` calls it, counting its calls; each waits for `release` (set by default)."""
 
     def __init__(self, *, fail: bool = False) -> None:
         self.calls = 0
@@ -482,7 +602,7 @@ class CountedBuilds:
 @pytest.fixture
 def builds(monkeypatch: pytest.MonkeyPatch) -> CountedBuilds:
     counted = CountedBuilds()
-    monkeypatch.setattr(plugin.mcp, "create_mcp_server", counted)
+    monkeypatch.setattr(plugin.service, "create_mcp_server", counted)
     return counted
 
 
@@ -520,9 +640,12 @@ async def test_concurrent_first_requests_build_the_server_once(builds: CountedBu
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=LOCAL) as client,
     ):
-        requests = [asyncio.create_task(client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE)) for _ in range(5)]
+        requests = [
+            asyncio.create_task(client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE)) for _ in range(5)
+        ]
         await asyncio.to_thread(builds.entered.wait, 30)
-        for _ in range(10):  # let every request reach the endpoint: none finds a server, all wait for the one build
+        # let every request reach the endpoint: none finds a server, all wait for the one build
+        for _ in range(10):
             await asyncio.sleep(0)
         assert not any(request.done() for request in requests)
         builds.release.set()
@@ -579,21 +702,26 @@ def test_a_server_that_fails_to_build_is_a_503_and_the_rest_api_still_answers(bu
 
 
 def test_a_server_slower_to_start_than_the_timeout_is_a_503_then_serves(builds: CountedBuilds) -> None:
-    app = app_with_mcp(Settings(source="sample"))
-    app.state.mcp.startup_timeout = 0.05
+    app = app_with_mcp(Settings(source="sample", mcp_startup_timeout=0.05))
+    assert app.state.mcp.startup_timeout == 0.05  # from Settings
     builds.release.clear()
     with TestClient(app, base_url=LOCAL) as client:
         late = client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE)
         assert (late.status_code, late.json()["error"]["message"]) == (
-            503, "The MCP server did not start within 0.05 s; try again shortly."
+            503,
+            "The MCP server did not start within 0.05 s; try again shortly.",
         )
         builds.release.set()
         app.state.mcp.startup_timeout = 30
         assert client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE).status_code == 200
 
 
-def test_with_a_token_an_unauthenticated_request_is_refused_before_anything_is_built(builds: CountedBuilds) -> None:
-    settings = Settings(source="sample", api_token="s3cret", verification_tokens={"openai": "issued-by-openai"})
+def test_with_a_token_an_unauthenticated_request_is_refused_before_anything_is_built(
+    builds: CountedBuilds,
+) -> None:
+    settings = Settings(
+        source="sample", api_token="s3cret", verification_tokens={"openai": "issued-by-openai"}
+    )
     app = app_with_mcp(settings)
     with TestClient(app, base_url=LOCAL) as client:
         assert client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE).status_code == 401
@@ -624,7 +752,9 @@ async def test_over_stdio_the_tools_are_listed_and_called() -> None:
 
 
 async def test_the_stdio_command_takes_its_settings_from_the_environment() -> None:
-    params = StdioServerParameters(command=STDIO_SERVER[0], args=STDIO_SERVER[1:], env={"PLUGIN_MAX_SYMBOLS": "2"})
+    params = StdioServerParameters(
+        command=STDIO_SERVER[0], args=STDIO_SERVER[1:], env={"PLUGIN_MAX_SYMBOLS": "2"}
+    )
     async with Client(params) as client:
         tools = (await client.list_tools()).tools
         refused = await client.call_tool("get_prices", {"tickers": ["AAPL", "MSFT", "NVDA"]})
