@@ -1,148 +1,111 @@
-"""`python -m plugin`: `serve` as a real process over real HTTP, `quote` as a user runs it, help and exit statuses."""
+"""`python -m plugin`: `serve` as a real process over real HTTP, `quote` as a user runs it, help and exit statuses.
+
+Every limit and default comes from `Settings`: the tests set them through the environment, as a user does.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+from support import ROOT, free_port, plugin_env, serve
 
 from plugin.cli import COMMANDS, format_quotes, main
-from plugin.client import PluginClient, PricesResponse
+from plugin.pipeline import PricesResponse
 from plugin.quotes import Quote
-from plugin.server import BackgroundServer
+from plugin.serve import announce, app_from_env, reload_environment
+from plugin.service import create_service
+from plugin.settings import ENV_VARS, Settings
 
-ROOT = Path(__file__).resolve().parent.parent
-DEADLINE = 30.0  # seconds a server process may take to announce itself, on a slow CI machine
-
-
-def plugin_env(**extra: str) -> dict[str, str]:
-    """The environment of a child process: ours, without any PLUGIN_* or PRICE_SOURCE setting, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGIN_") and k != "PRICE_SOURCE"}
-    return {**env, "COLUMNS": "100", **extra}
+DEADLINE = 30.0  # seconds the reloader's child may take to import the app, on a slow CI machine
 
 
 def run_plugin(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m plugin ARGS` to its end, in an environment without PLUGIN_* settings, plus `env`."""
     return subprocess.run(
-        [sys.executable, "-m", "plugin", *args], cwd=ROOT, env=plugin_env(**env),
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "plugin", *args],
+        cwd=ROOT,
+        env=plugin_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
-@dataclass
-class ServeProcess:
-    """A running `serve`: its process, and everything it printed so far (read on a thread as it comes)."""
-
-    process: subprocess.Popen[str]
-    lines: list[str] = field(default_factory=list)
-    reader: threading.Thread | None = None
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    def wait_for(self, pattern: str) -> re.Match[str]:
-        """The first match of `pattern` in the output, waiting for it; fails if the process ends or takes too long."""
-        deadline = time.monotonic() + DEADLINE
-        while not (match := re.search(pattern, self.output, re.M)):
-            finished = self.reader is not None and not self.reader.is_alive()
-            assert not finished, f"serve exited ({self.process.poll()}) before printing {pattern!r}:\n{self.output}"
-            assert time.monotonic() < deadline, f"serve printed no {pattern!r} within {DEADLINE:g} s:\n{self.output}"
-            time.sleep(0.01)
-        return match
-
-    @property
-    def url(self) -> str:
-        return self.wait_for(r"^Serving on (http://\S+)")[1]
-
-
-@contextmanager
-def serve(*args: str, python_flags: Sequence[str] = (), **env: str) -> Iterator[ServeProcess]:
-    """`python -m plugin serve ARGS` as a process; yields once it printed its URL; always stops it."""
-    process = subprocess.Popen(
-        [sys.executable, *python_flags, "-m", "plugin", "serve", *args], cwd=ROOT, env=plugin_env(**env),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )
-    served = ServeProcess(process)
-    served.reader = threading.Thread(target=served.read, daemon=True)
-    served.reader.start()
-    try:
-        _ = served.url
-        yield served
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)  # the whole session: the reloader's child too
-                process.wait(10)
-        served.reader.join(10)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def manifest(url: str) -> dict:
+    return httpx.get(f"{url}/.well-known/ai-plugin.json").json()
 
 
 # -- serve ---------------------------------------------------------------------------------------------------
 
 
 def test_serve_on_port_zero_answers_over_real_http_and_names_the_port_it_got() -> None:
-    with serve("--source", "sample", "--port", "0") as server, PluginClient(server.url) as client:
+    with serve("--source", "sample", "--port", "0") as server:
         port = httpx.URL(server.url).port
         assert port and port > 0
         answer = httpx.get(f"{server.url}/get_prices", params={"tickers": "AAPL"})
         assert answer.status_code == 200
         assert answer.json()["quotes"][0]["price"] == 169.595
-        assert client.get_prices(["MSFT"]).quotes[0].price == 305.41
         server.wait_for(re.escape("Press Ctrl+C to stop."))
         # The printed links open a manifest and a spec that name this very server, port included.
         manifest_url = server.wait_for(r"^  manifest: (\S+)$")[1]
         base = manifest_url.removesuffix("/.well-known/ai-plugin.json")
         assert httpx.get(manifest_url).json()["api"]["url"] == f"{base}/openapi.yaml"
         assert httpx.get(f"{base}/openapi.json").json()["servers"] == [{"url": base}]
-    assert server.output.splitlines()[:3] == [
+    assert server.output.splitlines()[:4] == [
         f"Serving on http://127.0.0.1:{port} with the embedded sample prices (offline, fixed)",
         f"  manifest: http://localhost:{port}/.well-known/ai-plugin.json",
         f"  API docs: http://localhost:{port}/docs",
+        f"  MCP:      http://localhost:{port}/mcp",
     ]
+
+
+def test_serve_serves_mcp_at_the_address_it_prints() -> None:
+    """`serve` runs the whole service (create_service): /mcp answers an MCP initialize over real HTTP."""
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    with serve("--source", "sample", "--port", "0") as server:
+        mcp_url = server.wait_for(r"^  MCP:      (\S+)$")[1].replace("localhost", "127.0.0.1")
+        headers = {"Accept": "application/json, text/event-stream"}
+        answer = httpx.post(mcp_url, json=initialize, headers=headers, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["result"]["serverInfo"]["name"] == "stock-prices"
 
 
 def test_serve_uses_the_base_url_and_port_it_is_given() -> None:
     port = free_port()
     args = ("--source", "sample", "--port", str(port), "--base-url", "https://prices.example.com")
-    with serve(*args) as server, PluginClient(server.url) as client:
+    with serve(*args) as server:
         assert server.url == f"http://127.0.0.1:{port}"
-        assert client.manifest()["api"]["url"] == "https://prices.example.com/openapi.yaml"
+        assert manifest(server.url)["api"]["url"] == "https://prices.example.com/openapi.yaml"
 
 
 def test_serve_reads_its_settings_from_the_environment_and_flags_win() -> None:
-    env = {"PRICE_SOURCE": "sample", "PLUGIN_BASE_URL": "https://env.example.com"}
-    with serve("--port", "0", **env) as server, PluginClient(server.url) as client:
-        assert client.get_prices(["AAPL"]).quotes[0].source == "sample"
-        assert client.manifest()["api"]["url"] == "https://env.example.com/openapi.yaml"
-    with serve("--port", "0", "--base-url", "https://flag.example.com", **env) as server, PluginClient(server.url) as client:
-        assert client.manifest()["api"]["url"] == "https://flag.example.com/openapi.yaml"
+    env = {"PRICE_SOURCE": "sample", "PLUGIN_BASE_URL": "https://env.example.com", "PLUGIN_MAX_SYMBOLS": "40"}
+    with serve("--port", "0", **env) as server:
+        answer = httpx.get(f"{server.url}/get_prices", params={"tickers": ",".join(["AAPL"] * 30)})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["quotes"][0]["source"] == "sample"
+        assert manifest(server.url)["api"]["url"] == "https://env.example.com/openapi.yaml"
+    with serve("--port", "0", "--base-url", "https://flag.example.com", **env) as server:
+        assert manifest(server.url)["api"]["url"] == "https://flag.example.com/openapi.yaml"
 
 
 def test_the_docs_link_starts_with_the_public_base_url_like_the_manifest() -> None:
@@ -156,21 +119,28 @@ def test_the_docs_link_starts_with_the_public_base_url_like_the_manifest() -> No
 
 
 def test_a_token_declares_bearer_auth_in_the_manifest_and_is_never_printed() -> None:
-    args = ("--source", "sample", "--port", "0", "--token", "s3cret-token", "--verification-token", "openai-check")
-    with serve(*args) as server, PluginClient(server.url, token="s3cret-token") as client:
+    args = ("--source", "sample", "--port", "0", "--token", "s3cret-token", "--verification-token", "check")
+    with serve(*args) as server:
         server.wait_for(re.escape("Press Ctrl+C to stop."))
-        auth = client.manifest()["auth"]
-        assert client.get_prices(["AAPL"]).quotes[0].price == 169.595
+        auth = manifest(server.url)["auth"]
+        authorized = {"Authorization": "Bearer s3cret-token"}
+        answer = httpx.get(f"{server.url}/get_prices", params={"tickers": "AAPL"}, headers=authorized)
+        assert answer.json()["quotes"][0]["price"] == 169.595
         assert httpx.get(f"{server.url}/get_prices", params={"tickers": "AAPL"}).status_code == 401
-    assert auth == {"type": "service_http", "authorization_type": "bearer", "verification_tokens": {"openai": "openai-check"}}
+    expected = {
+        "type": "service_http",
+        "authorization_type": "bearer",
+        "verification_tokens": {"openai": "check"},
+    }
+    assert auth == expected
     assert "  auth:     bearer token required (service_http in the manifest)" in server.output.splitlines()
     assert "s3cret-token" not in server.output
 
 
 def test_the_token_can_come_from_the_environment() -> None:
     env = {"PLUGIN_API_TOKEN": "env-token", "PLUGIN_VERIFICATION_TOKENS": '{"openai": "env-check"}'}
-    with serve("--source", "sample", "--port", "0", **env) as server, PluginClient(server.url, token="env-token") as client:
-        assert client.manifest()["auth"]["verification_tokens"] == {"openai": "env-check"}
+    with serve("--source", "sample", "--port", "0", **env) as server:
+        assert manifest(server.url)["auth"]["verification_tokens"] == {"openai": "env-check"}
     assert "env-token" not in server.output
 
 
@@ -193,7 +163,7 @@ def test_serve_with_the_sample_source_never_imports_yfinance() -> None:
     with serve("--source", "sample", "--port", "0", python_flags=["-X", "importtime"]) as server:
         assert httpx.get(f"{server.url}/get_prices", params={"tickers": "AAPL"}).status_code == 200
     imported = set(re.findall(r"^import time:[^|]*\|[^|]*\|\s*([\w.]+)\s*$", server.output, re.M))
-    assert "plugin.app" in imported, "no import log: the check would prove nothing"
+    assert "plugin.service" in imported, "no import log: the check would prove nothing"
     assert not {"yfinance", "pandas", "curl_cffi"} & imported
 
 
@@ -223,10 +193,11 @@ def test_a_bad_base_url_flag_is_a_one_line_error() -> None:
     assert done.stderr.startswith("error: invalid setting: base_url")
 
 
-def test_a_port_out_of_range_is_a_usage_error() -> None:
-    done = run_plugin("serve", "--port", "70000")
+@pytest.mark.parametrize("port", ["70000", "-1", "eighty"])
+def test_a_port_out_of_range_is_a_usage_error(port: str) -> None:
+    done = run_plugin("serve", "--port", port)
     assert done.returncode == 2
-    assert "70000 is not a port number" in done.stderr
+    assert f"{port!r} is not a port number: use 0 to 65535" in done.stderr
 
 
 def test_reload_needs_a_fixed_port() -> None:
@@ -237,8 +208,8 @@ def test_reload_needs_a_fixed_port() -> None:
 
 def test_serve_with_reload_serves_the_app_from_the_environment_factory() -> None:
     port = free_port()
-    args = ("--reload", "--port", str(port), "--source", "sample", "--token", "s3cret-token", "--verification-token", "v")
-    with serve(*args) as server:
+    args = ("--reload", "--port", str(port), "--source", "sample", "--token", "s3cret-token")
+    with serve(*args, "--verification-token", "v") as server:
         headers = {"Authorization": "Bearer s3cret-token"}
         deadline = time.monotonic() + DEADLINE
         while True:  # the reloader's child process imports the app after the announcement
@@ -250,9 +221,31 @@ def test_serve_with_reload_serves_the_app_from_the_environment_factory() -> None
                 time.sleep(0.05)
         assert answer.json()["quotes"][0]["source"] == "sample"
         # The flags reach the reloader's child process, which reads its settings from the environment.
-        assert httpx.get(f"{server.url}/.well-known/ai-plugin.json").json()["auth"]["type"] == "service_http"
+        assert manifest(server.url)["auth"]["type"] == "service_http"
         assert "Restarting when plugin/ changes" in server.output
     assert "s3cret-token" not in server.output
+
+
+def test_reload_passes_the_flags_on_under_the_variables_of_settings() -> None:
+    settings = Settings(
+        source="sample", base_url="https://p.example.com", api_token="t", verification_tokens={"o": "v"}
+    )
+    env = reload_environment(settings, 8001)
+    assert Settings.from_env(env) == Settings(
+        source="sample",
+        base_url="https://p.example.com",
+        port=8001,
+        api_token="t",
+        verification_tokens={"o": "v"},
+    )
+    assert set(env) <= set(ENV_VARS.values())
+
+
+def test_the_announcement_never_prints_the_token(capsys: pytest.CaptureFixture[str]) -> None:
+    announce(Settings(source="sample", api_token="s3cret-token", verification_tokens={"openai": "v"}))
+    printed = capsys.readouterr().out
+    assert "bearer token required" in printed
+    assert "s3cret-token" not in printed
 
 
 # -- quote ---------------------------------------------------------------------------------------------------
@@ -265,16 +258,35 @@ def test_quote_prints_the_sample_quotes_as_a_table() -> None:
     header, aapl, btc = done.stdout.splitlines()
     assert header.split()[:3] == ["SYMBOL", "NAME", "PRICE"]
     assert aapl.split()[:4] == ["AAPL", "Apple", "Inc.", "169.595"]
-    assert btc.split()[:4] == ["BTC-USD", "Bitcoin", "USD", "28,312.46"]
-    price_column_ends = {line.index(price) + len(price) for line, price in ((header, "PRICE"), (aapl, "169.595"), (btc, "28,312.46"))}
-    assert len(price_column_ends) == 1, "the price column is not right-aligned"
+    assert btc.split()[:4] == ["BTC-USD", "Bitcoin", "USD", "28312.46"]
+    rows = ((header, "PRICE"), (aapl, "169.595"), (btc, "28312.46"))
+    assert len({line.index(price) + len(price) for line, price in rows}) == 1, (
+        "the price column is not right-aligned"
+    )
 
 
-def test_quote_json_is_the_answer_shape_of_the_api(capsys: pytest.CaptureFixture[str]) -> None:
+def test_quote_json_is_the_answer_of_the_api(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["quote", "aapl", "BTC-USD", "--source", "sample", "--json"]) == 0
     answer = PricesResponse.model_validate_json(capsys.readouterr().out)
+    api = TestClient(create_service(Settings(source="sample")))
+    assert answer == PricesResponse.model_validate(api.get("/get_prices?tickers=aapl,BTC-USD").json())
     assert [(q.symbol, q.price) for q in answer.quotes] == [("AAPL", 169.595), ("BTC-USD", 28312.46)]
-    assert answer.errors == []
+
+
+def test_quote_and_the_api_answer_the_same_mix_of_good_bad_and_repeated_symbols(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    tickers = ["NOPE", "AAPL", "not a symbol", "aapl", "../../etc/passwd"]
+    assert main(["quote", *tickers, "--source", "sample", "--json"]) == 1
+    answer = json.loads(capsys.readouterr().out)
+    api = TestClient(create_service(Settings(source="sample")))
+    assert answer == api.post("/get_prices", json={"tickers": tickers}).json()
+    assert [q["symbol"] for q in answer["quotes"]] == ["AAPL"]
+    assert [(e["symbol"], e["code"]) for e in answer["errors"]] == [
+        ("NOPE", "unknown_symbol"),
+        ("not a symbol", "invalid_symbol"),
+        ("../../etc/passwd", "invalid_symbol"),
+    ]
 
 
 def test_an_unknown_symbol_exits_1_and_is_named_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
@@ -284,14 +296,9 @@ def test_an_unknown_symbol_exits_1_and_is_named_on_stderr(capsys: pytest.Capture
     assert err.startswith("unknown_symbol: 'NOPE' is not in the sample data")
 
 
-def test_errors_keep_the_order_of_the_input_and_repeats_count_once(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["quote", "NOPE", "AAPL,not a symbol", "aapl", "--source", "sample", "--json"]) == 1
-    answer = json.loads(capsys.readouterr().out)
-    assert [q["symbol"] for q in answer["quotes"]] == ["AAPL"]
-    assert [(e["symbol"], e["code"]) for e in answer["errors"]] == [
-        ("NOPE", "unknown_symbol"),
-        ("not a symbol", "invalid_symbol"),
-    ]
+def test_a_comma_separates_symbols_as_in_the_query_string(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["quote", "AAPL,MSFT", "--source", "sample", "--json"]) == 0
+    assert [q["symbol"] for q in json.loads(capsys.readouterr().out)["quotes"]] == ["AAPL", "MSFT"]
 
 
 def test_only_invalid_symbols_exit_1_without_asking_the_source(capsys: pytest.CaptureFixture[str]) -> None:
@@ -301,27 +308,69 @@ def test_only_invalid_symbols_exit_1_without_asking_the_source(capsys: pytest.Ca
     assert err.startswith("invalid_symbol: ")
 
 
-def test_too_many_symbols_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["quote", *(f"S{i}" for i in range(26)), "--source", "sample"]) == 1
-    assert capsys.readouterr().err == "error: 26 symbols: ask for at most 25 at a time\n"
+def test_the_symbol_limit_is_the_one_of_settings() -> None:
+    """PLUGIN_MAX_SYMBOLS=40: 30 symbols are one answer (none refused for their number), 41 are refused naming 40."""
+    thirty = [f"S{i}" for i in range(30)]
+    done = run_plugin("quote", *thirty, "--source", "sample", "--json", PLUGIN_MAX_SYMBOLS="40")
+    answer = PricesResponse.model_validate_json(done.stdout)
+    assert [e.symbol for e in answer.errors] == thirty  # each one answered: unknown to the sample data
+    assert {e.code for e in answer.errors} == {"unknown_symbol"}
+    done = run_plugin("quote", *(f"S{i}" for i in range(41)), "--source", "sample", PLUGIN_MAX_SYMBOLS="40")
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr == "error: 41 symbols in one request, more than the 40 allowed: split the request\n"
 
 
-def test_the_source_flag_wins_over_the_environment(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_too_many_symbols_by_default_names_the_default_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    limit = Settings().max_symbols
+    assert main(["quote", *(f"S{i}" for i in range(limit + 1)), "--source", "sample"]) == 1
+    assert capsys.readouterr().err.startswith(
+        f"error: {limit + 1} symbols in one request, more than the {limit} "
+    )
+
+
+def test_only_commas_is_no_symbol_at_all(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["quote", ",", "--source", "sample"]) == 1
+    assert capsys.readouterr().err.startswith("error: no symbols given: ask for 1 to ")
+
+
+def test_the_source_flag_wins_over_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PRICE_SOURCE", "yahoo")  # would reach the network, which the tests forbid
     assert main(["quote", "AAPL", "--source", "sample", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["quotes"][0]["source"] == "sample"
 
 
-def test_format_quotes_keeps_the_precision_of_each_price_and_marks_stale_ones() -> None:
+def test_format_quotes_keeps_the_digits_of_the_json_and_marks_stale_ones() -> None:
     as_of = datetime(2024, 1, 2, 21, 0, tzinfo=UTC)
-    quotes = [
-        Quote(symbol="SHIB-USD", name="Shiba Inu USD", price=0.00001234, currency="USD", as_of=as_of, kind="crypto", source="yahoo"),
-        Quote(symbol="BTC-USD", price=64000.0, currency="USD", change=-1500.5, change_percent=-2.29, as_of=as_of,
-              kind="crypto", source="yahoo", stale=True),
+    shib = Quote(symbol="SHIB-USD", name="Shiba Inu USD", price=0.00001234, currency="USD", as_of=as_of,
+                 kind="crypto", source="yahoo")  # fmt: skip
+    btc = Quote(symbol="BTC-USD", price=64000.0, currency="USD", change=-1500.5, change_percent=-2.29, as_of=as_of,
+                kind="crypto", source="yahoo", stale=True)  # fmt: skip
+    table = format_quotes([shib, btc]).splitlines()
+    assert table[1].split()[:5] == ["SHIB-USD", "Shiba", "Inu", "USD", "0.00001234"]  # not 1.234e-05
+    assert table[2].split() == [
+        "BTC-USD",
+        "64000.0",
+        "USD",
+        "-1500.5",
+        "-2.29%",
+        "2024-01-02",
+        "21:00",
+        "(stale)",
     ]
-    table = format_quotes(quotes).splitlines()
-    assert table[1].split()[:5] == ["SHIB-USD", "Shiba", "Inu", "USD", "0.00001234"]
-    assert table[2].split() == ["BTC-USD", "64,000.00", "USD", "-1,500.50", "-2.29%", "2024-01-02", "21:00", "(stale)"]
+
+
+def test_a_long_name_is_shortened_at_a_word_boundary() -> None:
+    as_of = datetime(2024, 1, 2, 21, 0, tzinfo=UTC)
+    name = "Invesco Exchange-Traded Fund Trust II - Invesco S&P 500 Equal Weight"
+    quote = Quote(
+        symbol="RSP", name=name, price=150.1, currency="USD", as_of=as_of, kind="etf", source="yahoo"
+    )
+    shown = re.search(r"Invesco.*?…", format_quotes([quote]).splitlines()[1])[0]
+    assert len(shown) <= 28
+    assert name.startswith(shown.removesuffix(" …") + " ")  # cut between two words
 
 
 # -- the command line as a whole -----------------------------------------------------------------------------
@@ -332,6 +381,15 @@ def test_every_subcommand_has_help(args: list[str]) -> None:
     done = run_plugin(*args)
     assert done.returncode == 0
     assert done.stdout.startswith(f"usage: python -m plugin {args[0] if len(args) > 1 else ''}".rstrip())
+
+
+def test_the_help_names_each_default_and_variable_from_settings() -> None:
+    help_text = " ".join(run_plugin("serve", "--help").stdout.split())
+    defaults = Settings()
+    for name, flag in (("host", "--host"), ("port", "--port"), ("source", "--source")):
+        assert f"default: ${ENV_VARS[name]}, else {getattr(defaults, name)}" in help_text, flag
+    for name in ("base_url", "api_token", "verification_tokens"):
+        assert f"default: ${ENV_VARS[name]}" in help_text
 
 
 def test_mcp_help_says_it_speaks_over_stdio_and_where_http_clients_go() -> None:
@@ -350,15 +408,21 @@ def test_mcp_with_a_bad_setting_is_a_one_line_error_and_leaves_stdout_to_the_pro
 
 def test_mcp_ends_cleanly_when_the_client_closes_stdin_at_once() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "plugin", "mcp", "--source", "sample"], cwd=ROOT, env=plugin_env(),
-        input="", capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "plugin", "mcp", "--source", "sample"],
+        cwd=ROOT,
+        env=plugin_env(),
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert (done.returncode, done.stdout) == (0, "")
     assert "Traceback" not in done.stderr
 
 
 def test_quote_help_documents_its_exit_status() -> None:
-    assert "exit status: 0 when every symbol was priced; 1 when any was not" in run_plugin("quote", "--help").stdout
+    help_text = " ".join(run_plugin("quote", "--help").stdout.split())
+    assert "exit status: 0 when every symbol was priced; 1 when any was not" in help_text
 
 
 def test_no_subcommand_is_a_usage_error() -> None:
@@ -370,35 +434,42 @@ def test_no_subcommand_is_a_usage_error() -> None:
 def test_importing_the_cli_loads_nothing_heavy() -> None:
     code = (
         "import sys, plugin.cli; "
-        "print(sorted(m for m in ('fastapi', 'uvicorn', 'pydantic', 'httpx', 'yfinance', 'pandas') if m in sys.modules))"
+        "print(sorted(m for m in ('fastapi', 'uvicorn', 'pydantic', 'httpx', 'yfinance', 'pandas', 'mcp') "
+        "if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]", done.stderr
 
 
-def test_app_from_env_is_the_factory_uvicorn_imports(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_app_from_env_is_the_whole_service_configured_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("PRICE_SOURCE", "sample")
     monkeypatch.setenv("PLUGIN_BASE_URL", "https://prices.example.com")
-    with (
-        BackgroundServer("plugin.cli:app_from_env", factory=True, name="test_cli") as server,
-        PluginClient(server.url) as client,
-    ):
-        assert client.get_prices(["AAPL"]).quotes[0].price == 169.595
-        assert client.manifest()["api"]["url"] == "https://prices.example.com/openapi.yaml"
+    monkeypatch.setenv("PLUGIN_MAX_SYMBOLS", "40")
+    client = TestClient(app_from_env())
+    assert client.get("/get_prices", params={"tickers": "AAPL"}).json()["quotes"][0]["price"] == 169.595
+    assert (
+        client.get("/.well-known/ai-plugin.json").json()["api"]["url"]
+        == "https://prices.example.com/openapi.yaml"
+    )
+    assert client.get("/get_prices", params={"tickers": ",".join(["AAPL"] * 41)}).status_code == 422
+    assert any(route.path == "/mcp" for route in client.app.routes)
 
 
 def test_serve_sets_up_logging_before_the_mcp_sdk_can_change_it() -> None:
     """The MCP SDK calls logging.basicConfig when its server is built, at the first /mcp request; serve's own set-up
     comes first, so the SDK's call changes nothing and the log format stays the same for the life of the server."""
     script = (
-        "import logging, sys\n"
-        "from plugin import cli\n"
-        "cli._configure_logging('info')\n"
+        "import logging\n"
+        "from plugin.serve import configure_logging\n"
+        "configure_logging('info')\n"
         "root = logging.getLogger()\n"
         "before = (list(root.handlers), root.level)\n"
         "from plugin.mcp import create_mcp_server\n"
-        "from plugin.sources import SampleSource\n"
-        "create_mcp_server(SampleSource())\n"
+        "from plugin.pipeline import Pipeline\n"
+        "from plugin.settings import Settings\n"
+        "create_mcp_server(Pipeline(Settings(source='sample')))\n"
         "print(before == (list(root.handlers), root.level), logging.getLevelName(root.level))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)

@@ -37,6 +37,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from plugin.settings import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVING = re.compile(r"^Serving on (http://[^\s]+)")
 REQUEST_TIMEOUT = 10.0
@@ -55,6 +57,8 @@ class Kind:
 
 
 UNKNOWN_POOL = [f"ZQ{i:03d}" for i in range(500)]  # unknown to the sample data, and a bounded set
+#: One symbol more than the server allows: it runs with the default settings (start_server clears PLUGIN_*).
+TOO_MANY = ",".join(f"S{i}" for i in range(Settings().max_symbols + 1))
 
 MIX = [
     Kind("prices", "GET", "/get_prices?tickers=AAPL,BTC-USD", 200, 30),
@@ -63,7 +67,7 @@ MIX = [
     Kind("manifest", "GET", "/.well-known/ai-plugin.json", 200, 2),
     Kind("unknown", "GET", "/get_prices?tickers={unknown}", 200, 15),
     Kind("invalid_symbol", "GET", "/get_prices?tickers=AAPL%3BDROP,%2e%2e%2Fetc", 200, 5),
-    Kind("too_many", "GET", "/get_prices?tickers=" + ",".join(f"S{i}" for i in range(26)), 422, 5),
+    Kind("too_many", "GET", "/get_prices?tickers=" + TOO_MANY, 422, 5),
     Kind("empty", "GET", "/get_prices?tickers=", 422, 5),
     Kind("bad_json", "POST", "/get_prices", 422, 5, b'{"tickers": ["AAPL"'),
     Kind("not_found", "GET", "/stock_price/AAPL", 404, 5),
