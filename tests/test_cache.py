@@ -6,20 +6,11 @@ import asyncio
 from collections.abc import Sequence
 
 import pytest
+from support import Clock
 
 from plugin.cache import CachedSource
 from plugin.quotes import Fundamentals, Quote, QuoteError
 from plugin.sources import PriceSource, SampleSource
-
-
-class Clock:
-    """Time that moves only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class ScriptedSource:

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from fakeyahoo import FakeYahoo
 from fastapi.testclient import TestClient
+from support import Clock
 
 from plugin.app import create_app
 from plugin.cache import CachedSource
@@ -30,14 +31,6 @@ DEADLINE = 0.5
 HANG = DEADLINE + 2.0  # far above any honest answer time: only a hang exceeds it
 SLOW = 2.0  # the fake's latency when it is "slow": four deadlines
 RETRY_AFTER_SECONDS = Settings().retry_after  # the stacks below keep the default
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

@@ -10,20 +10,13 @@ from pathlib import Path
 
 import pytest
 from fakeyahoo import FakeYahoo
+from support import Clock
 
 import plugin
 from plugin.quotes import Quote
 from plugin.source_choice import FallbackSource, make_source
 from plugin.sources import SampleSource
 from plugin.yahoo import YahooSource, default_cache_dir
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
