@@ -7,7 +7,7 @@
 MCP, the Model Context Protocol (https://modelcontextprotocol.io/specification), is how ChatGPT's connectors,
 Claude and IDE assistants call outside tools. A client lists a server's tools, each with a JSON Schema for its
 input and its output and hints such as "read-only", then calls them and gets JSON that matches the output schema,
-plus a short text for the model. `create_mcp_server(pipeline)` builds that server with the official SDK (`mcp`,
+and the same JSON as text. `create_mcp_server(pipeline)` builds that server with the official SDK (`mcp`,
 version 2) on the request pipeline behind the REST API, so both answer one situation alike; `run_stdio` serves it
 to a client that starts it as a subprocess; `plugin.mcp_http` serves it over HTTP. The SDK takes about half a
 second to import, so it is imported only inside the functions that use it.
@@ -94,11 +94,11 @@ def _argument_problem(error: ValidationError, max_symbols: int) -> str:
 
 
 # %% notebooks/06_beyond_plugins.ipynb 28
-Answer = PricesResponse | FundamentalsResponse
+_Answer = PricesResponse | FundamentalsResponse
 
 
 async def _call(
-    ask: Callable[[Sequence[str]], Awaitable[Answer]], tickers: Sequence[str]
+    ask: Callable[[Sequence[str]], Awaitable[_Answer]], tickers: Sequence[str]
 ) -> "CallToolResult":
     """One tool call through the pipeline: its JSON, structured and as text; a tool error when nothing was found."""
     from mcp.types import CallToolResult, TextContent
@@ -114,6 +114,7 @@ async def _call(
     )
 
 
+# %% notebooks/06_beyond_plugins.ipynb 30
 def _server(max_symbols: int) -> "MCPServer":
     """An `MCPServer` without tools yet, whose tools tell arguments that fail validation in one plain sentence."""
     from mcp.server.mcpserver import MCPServer
@@ -134,7 +135,7 @@ def _server(max_symbols: int) -> "MCPServer":
     )
 
 
-# %% notebooks/06_beyond_plugins.ipynb 30
+# %% notebooks/06_beyond_plugins.ipynb 32
 def create_mcp_server(pipeline: Pipeline) -> "MCPServer":
     """An MCP server whose tools answer through `pipeline`, with the REST API's limit, rules and JSON.
 
@@ -161,7 +162,7 @@ def create_mcp_server(pipeline: Pipeline) -> "MCPServer":
     return server
 
 
-# %% notebooks/06_beyond_plugins.ipynb 44
+# %% notebooks/06_beyond_plugins.ipynb 46
 def run_stdio(pipeline: Pipeline) -> None:
     """Serve the tools over stdin and stdout until the client closes stdin: what `python -m plugin mcp` runs.
 
