@@ -8,6 +8,7 @@ import zlib
 from collections.abc import Sequence
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from starlette.middleware.base import BaseHTTPMiddleware
 
@@ -243,6 +244,24 @@ def test_max_symbols_comes_from_the_settings() -> None:
     answer = client.get("/get_prices?tickers=AAPL,MSFT,BTC-USD")
     assert answer.status_code == 422
     assert answer.json()["error"]["message"] == "tickers: at most 2 items per request, got 3"
+
+
+def test_plugin_max_symbols_40_is_said_everywhere_the_limit_appears() -> None:
+    settings = Settings.from_env({"PRICE_SOURCE": "sample", "PLUGIN_MAX_SYMBOLS": "40"})
+    client = TestClient(create_app(settings))
+    spec = client.get("/openapi.json").json()
+    for path, method in (("/get_prices", "get"), ("/get_prices", "post"), ("/get_fundamentals", "get")):
+        operation = spec["paths"][path][method]
+        assert "25" not in operation["description"]
+        for parameter in operation.get("parameters", ()):
+            assert "1 to 40" in parameter["description"]
+    assert "1 to 40" in spec["paths"]["/get_prices"]["get"]["description"]
+    assert spec["components"]["schemas"]["PricesRequest"]["properties"]["tickers"]["maxItems"] == 40
+    assert "at most 40 per call" in client.get("/.well-known/ai-plugin.json").json()["description_for_model"]
+    assert yaml.safe_load(client.get("/openapi.yaml").text) == spec | {"servers": spec["servers"]}
+    assert client.get("/get_prices", params={"tickers": ",".join(["AAPL"] * 40)}).status_code == 200
+    refused = client.post("/get_prices", json={"tickers": ["AAPL"] * 41}).json()["error"]
+    assert refused["message"].startswith("tickers: at most 40 items per request, got 41")
 
 
 def test_a_slow_source_turns_into_upstream_unavailable_within_the_deadline() -> None:

@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 import plugin.middleware
 from plugin.app import PUBLIC_PATHS, create_app
+from plugin.service import create_service
 from plugin.settings import Settings
 
 TOKEN = "s3cr3t-token-Zq9"
@@ -36,13 +37,14 @@ OPERATIONS = [
     ("GET", "/get_prices", {"params": {"tickers": "AAPL"}}),
     ("POST", "/get_prices", {"json": {"tickers": ["AAPL"]}}),
     ("GET", "/get_fundamentals", {"params": {"tickers": "AAPL"}}),
+    ("POST", "/mcp", {"json": MCP_INITIALIZE, "headers": MCP_HEADERS}),
 ]
 PUBLIC = ["/.well-known/ai-plugin.json", "/openapi.yaml", "/openapi.json", "/logo.png", "/legal", "/docs"]
 
 
 @pytest.fixture(scope="module")
 def app() -> FastAPI:
-    return create_app(SETTINGS)
+    return create_service(SETTINGS)  # the whole service: the REST API and /mcp, behind one token
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from plugin.app import create_app
 from plugin.lab.server import BackgroundServer
 from plugin.middleware import RequestLimitsMiddleware, SecurityHeadersMiddleware
 from plugin.quotes import Fundamentals, Quote, QuoteError
+from plugin.service import create_service
 from plugin.settings import Settings
 from plugin.sources import SampleSource
 
@@ -304,3 +305,15 @@ def test_an_answer_that_declares_a_type_keeps_it_and_gets_no_second_one() -> Non
 
     answer = TestClient(SecurityHeadersMiddleware(typed)).get("/")
     assert answer.headers.get_list("content-type") == ["application/json"]
+
+
+def test_the_mcp_endpoint_refusing_a_foreign_host_still_sends_a_type_and_nosniff() -> None:
+    with TestClient(create_service(Settings(source="sample"))) as mcp_client:
+        answer = mcp_client.post(
+            "/mcp",
+            json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+            headers={"Host": "evil.example", "Accept": "application/json, text/event-stream"},
+        )
+    assert answer.status_code == 421
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.headers["x-content-type-options"] == "nosniff"
