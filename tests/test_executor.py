@@ -1,9 +1,8 @@
-"""The executor checks a model's tool call against the spec, sends it, and answers with data or a recoverable error."""
+"""plugin.lab.executor: the executor checks a model's tool call against the spec, sends it, and answers with data or a recoverable error."""
 
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -14,8 +13,10 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from support import DownSource, free_port
 
-from plugin.tools import SpecError, ToolCall, ToolExecutor, fetch_plugin
+from plugin.lab.executor import ToolCall, ToolExecutor, fetch_plugin
+from plugin.lab.functions import SpecError
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -43,7 +44,10 @@ def server() -> Recorder:
 @pytest.fixture
 def executor(server: Recorder) -> Iterator[ToolExecutor]:
     spec = yaml.safe_load((FIXTURES / "specs_bookshop.yaml").read_text())
-    with httpx.Client(transport=httpx.MockTransport(server)) as client, ToolExecutor(spec, client=client) as ex:
+    with (
+        httpx.Client(transport=httpx.MockTransport(server)) as client,
+        ToolExecutor(spec, client=client) as ex,
+    ):
         yield ex
 
 
@@ -55,8 +59,12 @@ def _error(result: Any) -> dict[str, Any]:
 # --- valid calls become the request the spec describes -------------------------------------------------------------
 
 
-def test_a_valid_call_is_sent_to_the_specs_server_and_its_json_returned(executor: ToolExecutor, server: Recorder) -> None:
-    server.reply = lambda request: httpx.Response(200, json=[{"title": "Dune", "author": {"name": "Herbert"}}])
+def test_a_valid_call_is_sent_to_the_specs_server_and_its_json_returned(
+    executor: ToolExecutor, server: Recorder
+) -> None:
+    server.reply = lambda request: httpx.Response(
+        200, json=[{"title": "Dune", "author": {"name": "Herbert"}}]
+    )
     result = executor.execute("searchBooks", '{"q": "dune"}')
     assert result.ok and result.status == 200
     assert result.data == [{"title": "Dune", "author": {"name": "Herbert"}}]
@@ -66,7 +74,9 @@ def test_a_valid_call_is_sent_to_the_specs_server_and_its_json_returned(executor
     assert str(request.url) == "https://books.example/api/books?q=dune"
 
 
-def test_an_array_query_argument_is_written_with_the_specs_style(executor: ToolExecutor, server: Recorder) -> None:
+def test_an_array_query_argument_is_written_with_the_specs_style(
+    executor: ToolExecutor, server: Recorder
+) -> None:
     executor.execute("searchBooks", {"q": "rome", "genres": ["history", "poetry"], "limit": 5})
     (request,) = server.requests
     assert request.url.params.get_list("genres") == ["history,poetry"]  # explode: false
@@ -82,7 +92,9 @@ def test_an_exploded_array_repeats_the_parameter_and_an_exploded_object_spreads_
     assert request.url.params["name"] == "fiction"
 
 
-def test_body_fields_travel_as_a_json_object_and_headers_as_headers(executor: ToolExecutor, server: Recorder) -> None:
+def test_body_fields_travel_as_a_json_object_and_headers_as_headers(
+    executor: ToolExecutor, server: Recorder
+) -> None:
     arguments = {"title": "Dune", "author": {"name": "Herbert"}, "price": None, "X-Request-Id": "r-1"}
     executor.execute("addBook", json.dumps(arguments))
     (request,) = server.requests
@@ -92,7 +104,9 @@ def test_body_fields_travel_as_a_json_object_and_headers_as_headers(executor: To
     assert request.headers["content-type"] == "application/json"
 
 
-def test_path_arguments_are_escaped_and_a_non_object_body_is_sent_whole(executor: ToolExecutor, server: Recorder) -> None:
+def test_path_arguments_are_escaped_and_a_non_object_body_is_sent_whole(
+    executor: ToolExecutor, server: Recorder
+) -> None:
     server.reply = lambda request: httpx.Response(204)
     result = executor.execute("books_tags_replace", {"isbn": "9780441013593", "body": ["sci-fi", "classic"]})
     assert result.ok and result.status == 204
@@ -102,7 +116,11 @@ def test_path_arguments_are_escaped_and_a_non_object_body_is_sent_whole(executor
 
 
 def test_a_tool_call_from_the_openai_format_is_executed(executor: ToolExecutor, server: Recorder) -> None:
-    call = {"id": "call_1", "type": "function", "function": {"name": "searchBooks", "arguments": '{"q": "dune"}'}}
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "searchBooks", "arguments": '{"q": "dune"}'},
+    }
     assert ToolCall.from_openai(call) == ToolCall("searchBooks", '{"q": "dune"}', "call_1")
     assert executor.execute_call(call).ok
     assert len(server.requests) == 1
@@ -118,7 +136,9 @@ def test_base_url_given_explicitly_wins_over_the_specs_servers(server: Recorder)
 # --- bad calls are refused before any request, with what is allowed ------------------------------------------------
 
 
-def test_an_unknown_operation_is_refused_listing_the_real_ones(executor: ToolExecutor, server: Recorder) -> None:
+def test_an_unknown_operation_is_refused_listing_the_real_ones(
+    executor: ToolExecutor, server: Recorder
+) -> None:
     error = _error(executor.execute("searchBook", '{"q": "dune"}'))
     assert error["code"] == "unknown_operation"
     assert error["operations"] == ["searchBooks", "addBook", "books_tags_replace", "get_categories"]
@@ -126,7 +146,9 @@ def test_an_unknown_operation_is_refused_listing_the_real_ones(executor: ToolExe
     assert server.requests == [] and executor.round_trips == 0
 
 
-def test_arguments_that_are_not_json_are_refused_saying_where(executor: ToolExecutor, server: Recorder) -> None:
+def test_arguments_that_are_not_json_are_refused_saying_where(
+    executor: ToolExecutor, server: Recorder
+) -> None:
     error = _error(executor.execute("searchBooks", "{'q': 'dune'}"))
     assert error["code"] == "invalid_json"
     assert "line 1, column 2" in error["message"] and "keys: q, genres, limit" in error["message"]
@@ -148,26 +170,62 @@ def test_arguments_that_are_json_but_not_an_object_are_refused(executor: ToolExe
     ("name", "arguments", "problem"),
     [
         ("searchBooks", {}, {"field": "q", "rule": "required", "message": "is required"}),
-        ("searchBooks", {"q": "a"}, {"field": "q", "rule": "minLength", "message": 'must have at least 2 characters; got 1 ("a")'}),
-        ("searchBooks", {"q": "dune", "limit": "5"}, {"field": "limit", "rule": "type", "message": 'must be of type integer, got string "5"'}),
-        ("searchBooks", {"q": "dune", "limit": 500}, {"field": "limit", "rule": "maximum", "message": "must be <= 50; got 500"}),
-        ("searchBooks", {"q": "dune", "genres": "history"}, {"field": "genres", "rule": "type", "message": 'must be of type array, got string "history"'}),
         (
-            "searchBooks", {"q": "dune", "genres": ["history", "cookery"]},
-            {"field": "genres[1]", "rule": "enum", "message": 'must be one of "fiction", "history", "science", "poetry"; got "cookery"'},
+            "searchBooks",
+            {"q": "a"},
+            {"field": "q", "rule": "minLength", "message": 'must have at least 2 characters; got 1 ("a")'},
         ),
         (
-            "searchBooks", {"q": "dune", "genres": ["history"] * 4},
+            "searchBooks",
+            {"q": "dune", "limit": "5"},
+            {"field": "limit", "rule": "type", "message": 'must be of type integer, got string "5"'},
+        ),
+        (
+            "searchBooks",
+            {"q": "dune", "limit": 500},
+            {"field": "limit", "rule": "maximum", "message": "must be <= 50; got 500"},
+        ),
+        (
+            "searchBooks",
+            {"q": "dune", "genres": "history"},
+            {"field": "genres", "rule": "type", "message": 'must be of type array, got string "history"'},
+        ),
+        (
+            "searchBooks",
+            {"q": "dune", "genres": ["history", "cookery"]},
+            {
+                "field": "genres[1]",
+                "rule": "enum",
+                "message": 'must be one of "fiction", "history", "science", "poetry"; got "cookery"',
+            },
+        ),
+        (
+            "searchBooks",
+            {"q": "dune", "genres": ["history"] * 4},
             {"field": "genres", "rule": "maxItems", "message": "must have at most 3 items; got 4"},
         ),
         (
-            "searchBooks", {"q": "dune", "query": "dune"},
-            {"field": "query", "rule": "additionalProperties", "message": "is not an argument of searchBooks (its arguments: q, genres, limit)"},
+            "searchBooks",
+            {"q": "dune", "query": "dune"},
+            {
+                "field": "query",
+                "rule": "additionalProperties",
+                "message": "is not an argument of searchBooks (its arguments: q, genres, limit)",
+            },
         ),
-        ("addBook", {"title": "Dune", "author": {}}, {"field": "author.name", "rule": "required", "message": "is required"}),
         (
-            "books_tags_replace", {"isbn": "978-0441013593", "body": []},
-            {"field": "isbn", "rule": "pattern", "message": 'must match the pattern ^[0-9]{13}$; got "978-0441013593"'},
+            "addBook",
+            {"title": "Dune", "author": {}},
+            {"field": "author.name", "rule": "required", "message": "is required"},
+        ),
+        (
+            "books_tags_replace",
+            {"isbn": "978-0441013593", "body": []},
+            {
+                "field": "isbn",
+                "rule": "pattern",
+                "message": 'must match the pattern ^[0-9]{13}$; got "978-0441013593"',
+            },
         ),
     ],
 )
@@ -199,7 +257,9 @@ def test_formats_are_checked_before_sending() -> None:
             "/entries": {
                 "get": {
                     "operationId": "listEntries",
-                    "parameters": [{"name": "since", "in": "query", "schema": {"type": "string", "format": "date"}}],
+                    "parameters": [
+                        {"name": "since", "in": "query", "schema": {"type": "string", "format": "date"}}
+                    ],
                     "responses": {"200": {"description": "OK"}},
                 }
             }
@@ -210,14 +270,16 @@ def test_formats_are_checked_before_sending() -> None:
     with httpx.Client(transport=transport) as client, ToolExecutor(spec, client=client) as diary:
         error = _error(diary.execute("listEntries", {"since": "last tuesday"}))
         assert diary.execute("listEntries", {"since": "2024-05-02"}).ok
-    assert error["problems"] == [{"field": "since", "rule": "format", "message": '"last tuesday" is not a "date"'}]
+    assert error["problems"] == [
+        {"field": "since", "rule": "format", "message": '"last tuesday" is not a "date"'}
+    ]
     assert [request.url.params["since"] for request in sent] == ["2024-05-02"]
 
 
 def test_checking_a_call_does_not_load_the_pure_python_jsonschema() -> None:
     """Its import loads every installed format checker; one that Jupyter brings builds a parser for a second."""
     code = (
-        "import sys, yaml; from pathlib import Path; from plugin.tools import ToolExecutor; "
+        "import sys, yaml; from pathlib import Path; from plugin.lab.executor import ToolExecutor; "
         "spec = yaml.safe_load(Path('tests/fixtures/specs_bookshop.yaml').read_text()); "
         "error = ToolExecutor(spec).check('searchBooks', {'q': 'a'}); "
         "print(error.problems[0].rule, sorted(m for m in ('jsonschema', 'rfc3987_syntax') if m in sys.modules))"
@@ -234,7 +296,9 @@ def test_a_refusal_quotes_the_parameters_own_description(executor: ToolExecutor)
 # --- the server's errors reach the model as structured errors ------------------------------------------------------
 
 
-def test_a_server_422_is_surfaced_with_status_and_the_servers_message(executor: ToolExecutor, server: Recorder) -> None:
+def test_a_server_422_is_surfaced_with_status_and_the_servers_message(
+    executor: ToolExecutor, server: Recorder
+) -> None:
     body = {"error": {"code": "invalid_request", "message": "q must not be only stop words like 'the'"}}
     server.reply = lambda request: httpx.Response(422, json=body)
     result = executor.execute("searchBooks", {"q": "the"})
@@ -245,24 +309,35 @@ def test_a_server_422_is_surfaced_with_status_and_the_servers_message(executor: 
         "message": "The plugin answered 422: q must not be only stop words like 'the'",
         "status": 422,
     }
-    assert result.error is not None and result.error.body == body  # kept for programs, not repeated to the model
+    assert (
+        result.error is not None and result.error.body == body
+    )  # kept for programs, not repeated to the model
 
 
 def test_fastapis_own_validation_detail_is_read_too(executor: ToolExecutor, server: Recorder) -> None:
     detail = {"detail": [{"loc": ["query", "q"], "msg": "Field required", "type": "missing"}]}
     server.reply = lambda request: httpx.Response(422, json=detail)
-    assert _error(executor.execute("searchBooks", {"q": "dune"}))["message"] == "The plugin answered 422: q: Field required"
+    assert (
+        _error(executor.execute("searchBooks", {"q": "dune"}))["message"]
+        == "The plugin answered 422: q: Field required"
+    )
 
 
 def test_a_server_503_carries_retry_after_from_the_header(executor: ToolExecutor, server: Recorder) -> None:
-    server.reply = lambda request: httpx.Response(503, headers={"Retry-After": "30"}, json={"message": "catalogue offline"})
+    server.reply = lambda request: httpx.Response(
+        503, headers={"Retry-After": "30"}, json={"message": "catalogue offline"}
+    )
     error = _error(executor.execute("searchBooks", {"q": "dune"}))
     assert (error["code"], error["status"], error["retry_after"]) == ("unavailable", 503, 30.0)
     assert error["message"] == "The plugin answered 503: catalogue offline"
 
 
-def test_a_429_reads_retry_after_from_the_body_when_there_is_no_header(executor: ToolExecutor, server: Recorder) -> None:
-    server.reply = lambda request: httpx.Response(429, json={"error": {"message": "slow down", "retry_after": 2.5}})
+def test_a_429_reads_retry_after_from_the_body_when_there_is_no_header(
+    executor: ToolExecutor, server: Recorder
+) -> None:
+    server.reply = lambda request: httpx.Response(
+        429, json={"error": {"message": "slow down", "retry_after": 2.5}}
+    )
     error = _error(executor.execute("searchBooks", {"q": "dune"}))
     assert (error["code"], error["retry_after"]) == ("rate_limited", 2.5)
 
@@ -311,22 +386,10 @@ def test_the_executor_closes_only_a_client_it_created(server: Recorder) -> None:
 # --- against our own API, in-process ------------------------------------------------------------------------------
 
 
-class DownSource:
-    """A price source whose upstream is unreachable: every symbol comes back `upstream_unavailable`."""
-
-    name = "down"
-
-    async def get_quotes(self, symbols):  # noqa: ANN001, ANN201 - the PriceSource protocol
-        from plugin.quotes import QuoteError
-
-        return {s: QuoteError(symbol=s, code="upstream_unavailable", message="Yahoo Finance cannot be reached.") for s in symbols}
-
-    async def get_fundamentals(self, symbols):  # noqa: ANN001, ANN201
-        return await self.get_quotes(symbols)
-
-
 @contextmanager
-def _plugin_executor(source: Any = None, spec_patch: Callable[[dict], None] | None = None) -> Iterator[ToolExecutor]:
+def _plugin_executor(
+    source: Any = None, spec_patch: Callable[[dict], None] | None = None
+) -> Iterator[ToolExecutor]:
     """An executor for our app, in-process; `spec_patch` edits the spec the executor works from."""
     from fastapi.testclient import TestClient
 
@@ -370,18 +433,24 @@ def test_an_unknown_operation_lists_our_three(plugin: ToolExecutor) -> None:
 
 def test_a_company_name_in_the_array_form_is_refused_before_sending(plugin: ToolExecutor) -> None:
     error = _error(plugin.execute("postPrices", '{"tickers": "Apple"}'))
-    assert error["problems"] == [{"field": "tickers", "rule": "type", "message": 'must be of type array, got string "Apple"'}]
+    assert error["problems"] == [
+        {"field": "tickers", "rule": "type", "message": 'must be of type array, got string "Apple"'}
+    ]
     assert "tickers: 1 to 25 Yahoo Finance symbols" in error["message"]
     assert plugin.round_trips == 0
 
 
 def test_too_many_symbols_in_the_array_form_are_refused_before_sending(plugin: ToolExecutor) -> None:
     error = _error(plugin.execute("postPrices", {"tickers": [f"S{i}" for i in range(26)]}))
-    assert error["problems"] == [{"field": "tickers", "rule": "maxItems", "message": "must have at most 25 items; got 26"}]
+    assert error["problems"] == [
+        {"field": "tickers", "rule": "maxItems", "message": "must have at most 25 items; got 26"}
+    ]
 
 
 def test_a_server_422_is_surfaced_with_the_servers_own_problems(plugin: ToolExecutor) -> None:
-    tickers = ",".join(f"S{i}" for i in range(26))  # a string: the schema cannot count symbols, the server can
+    tickers = ",".join(
+        f"S{i}" for i in range(26)
+    )  # a string: the schema cannot count symbols, the server can
     result = plugin.execute("getPrices", {"tickers": tickers})
     error = _error(result)
     assert (result.status, error["code"], error["status"]) == (422, "rejected", 422)
@@ -394,12 +463,16 @@ def test_a_server_422_is_surfaced_with_the_servers_own_problems(plugin: ToolExec
 
 def test_a_server_404_from_a_stale_spec_lists_what_exists() -> None:
     def add_removed_operation(spec: dict) -> None:  # a spec cached before an operation was removed
-        spec["paths"]["/get_quote"] = {"get": {"operationId": "getQuote", "responses": {"200": {"description": "ok"}}}}
+        spec["paths"]["/get_quote"] = {
+            "get": {"operationId": "getQuote", "responses": {"200": {"description": "ok"}}}
+        }
 
     with _plugin_executor(spec_patch=add_removed_operation) as executor:
         error = _error(executor.execute("getQuote", "{}"))
     assert (error["code"], error["status"]) == ("not_found", 404)
-    assert error["message"].startswith("The plugin answered 404: There is no GET /get_quote. This API has GET /get_prices")
+    assert error["message"].startswith(
+        "The plugin answered 404: There is no GET /get_quote. This API has GET /get_prices"
+    )
     assert error["operations"] == ["getPrices", "postPrices", "getFundamentals"]
 
 
@@ -421,7 +494,9 @@ def test_fetch_plugin_reads_the_manifest_then_the_spec_it_names() -> None:
     def plugin_host(request: httpx.Request) -> httpx.Response:
         seen.append(request.url.path)
         if request.url.path == "/.well-known/ai-plugin.json":
-            return httpx.Response(200, json={"name_for_model": "bookshop", "api": {"type": "openapi", "url": "/spec/v1.yaml"}})
+            return httpx.Response(
+                200, json={"name_for_model": "bookshop", "api": {"type": "openapi", "url": "/spec/v1.yaml"}}
+            )
         return httpx.Response(200, text=(FIXTURES / "specs_bookshop.yaml").read_text())
 
     with httpx.Client(transport=httpx.MockTransport(plugin_host)) as client:
@@ -439,22 +514,19 @@ def test_fetch_plugin_refuses_a_manifest_without_an_openapi_url() -> None:
 
 def test_fetch_plugin_names_the_url_that_failed() -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(404))
-    with httpx.Client(transport=transport) as client, pytest.raises(httpx.HTTPStatusError, match="ai-plugin.json"):
+    with (
+        httpx.Client(transport=transport) as client,
+        pytest.raises(httpx.HTTPStatusError, match="ai-plugin.json"),
+    ):
         fetch_plugin("http://books.local", client=client)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_against_a_real_server_the_executor_follows_the_manifest_and_spec() -> None:
     from plugin.app import create_app
-    from plugin.server import BackgroundServer
+    from plugin.lab.server import BackgroundServer
     from plugin.settings import Settings
 
-    port = _free_port()  # known before the app is built, so the manifest and spec name the real address
+    port = free_port()  # known before the app is built, so the manifest and spec name the real address
     settings = Settings(source="sample", port=port, base_url=f"http://127.0.0.1:{port}")
     with BackgroundServer(create_app(settings), port=port, name="test_executor") as server:
         plugin = fetch_plugin(server.url)
@@ -471,3 +543,30 @@ def test_against_a_real_server_the_executor_follows_the_manifest_and_spec() -> N
         "GET /get_fundamentals?tickers=AAPL -> 200",
         "POST /get_prices -> 200",
     ]
+
+
+def test_each_round_trip_is_announced_like_chatgpts_used_box(server: Recorder) -> None:
+    spec = yaml.safe_load((FIXTURES / "specs_bookshop.yaml").read_text())
+    lines: list[str] = []
+    client = httpx.Client(transport=httpx.MockTransport(server))
+    with client, ToolExecutor(spec, client=client, name="Bookshop", announce=lines.append) as executor:
+        executor.execute("searchBooks", '{"q": "dune"}')
+        executor.execute("searchBooks", '{"q": 1}')  # refused before sending: nothing to announce
+    assert lines == ["Used Bookshop: GET /api/books?q=dune -> 200"]
+
+
+def test_a_fetched_plugins_executor_is_named_by_name_for_human() -> None:
+    def plugin_host(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/.well-known/ai-plugin.json":
+            manifest = {"name_for_human": "Books", "api": {"type": "openapi", "url": "/openapi.yaml"}}
+            return httpx.Response(200, json=manifest)
+        if request.url.path == "/openapi.yaml":
+            return httpx.Response(200, text=(FIXTURES / "specs_bookshop.yaml").read_text())
+        return httpx.Response(200, json={"books": []})
+
+    lines: list[str] = []
+    with httpx.Client(transport=httpx.MockTransport(plugin_host)) as client:
+        plugin = fetch_plugin("http://books.local", client=client)
+        with plugin.executor(client=client, announce=lines.append) as executor:
+            assert executor.execute("searchBooks", '{"q": "dune"}').data == {"books": []}
+    assert lines == ["Used Books: GET /api/books?q=dune -> 200"]

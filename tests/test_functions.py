@@ -1,4 +1,5 @@
-"""OpenAPI operations become the function definitions a model receives: refs resolved, arguments merged, names safe."""
+"""plugin.lab.functions: OpenAPI operations become the function definitions a model receives (refs resolved, arguments
+merged, names safe)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 import yaml
 from jsonschema_rs import meta
 
-from plugin.tools import (
+from plugin.lab.functions import (
+    HTTP_METHODS,
     MAX_DESCRIPTION_LENGTH,
     Argument,
     SpecError,
@@ -20,6 +22,7 @@ from plugin.tools import (
     server_url,
     tools_from_openapi,
 )
+from plugin.lab.prompt import render_namespace
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -43,7 +46,12 @@ def _has_ref(node: Any) -> bool:
 
 def test_every_operation_becomes_one_tool_in_openai_function_format(bookshop: dict) -> None:
     tools = tools_from_openapi(bookshop)
-    assert [t["function"]["name"] for t in tools] == ["searchBooks", "addBook", "books_tags_replace", "get_categories"]
+    assert [t["function"]["name"] for t in tools] == [
+        "searchBooks",
+        "addBook",
+        "books_tags_replace",
+        "get_categories",
+    ]
     for tool in tools:
         assert tool["type"] == "function"
         assert set(tool["function"]) == {"name", "description", "parameters"}
@@ -54,13 +62,20 @@ def test_every_operation_becomes_one_tool_in_openai_function_format(bookshop: di
 def test_nested_refs_are_inlined_all_the_way_down(bookshop: dict) -> None:
     add = _tools(bookshop)["addBook"]["parameters"]["properties"]
     assert add["author"]["required"] == ["name"]
-    assert add["author"]["properties"]["address"]["properties"]["country"] == {"type": "string", "enum": ["FR", "GB", "US"]}
+    assert add["author"]["properties"]["address"]["properties"]["country"] == {
+        "type": "string",
+        "enum": ["FR", "GB", "US"],
+    }
     assert add["genre"]["enum"] == ["fiction", "history", "science", "poetry"]
 
 
 def test_refs_to_parameters_and_request_bodies_are_resolved_too(bookshop: dict) -> None:
     search = _tools(bookshop)["searchBooks"]["parameters"]
-    assert search["properties"]["q"] == {"type": "string", "minLength": 2, "description": "Words to look for in titles."}
+    assert search["properties"]["q"] == {
+        "type": "string",
+        "minLength": 2,
+        "description": "Words to look for in titles.",
+    }
     assert search["required"] == ["q"]
     assert set(_tools(bookshop)["addBook"]["parameters"]["required"]) == {"title", "author"}
 
@@ -75,7 +90,13 @@ def test_a_cycle_is_cut_at_its_second_appearance_keeping_its_type(bookshop: dict
 
 
 def test_a_self_reference_resolves_without_recursing_forever() -> None:
-    spec = {"components": {"schemas": {"Node": {"type": "object", "properties": {"next": {"$ref": "#/components/schemas/Node"}}}}}}
+    spec = {
+        "components": {
+            "schemas": {
+                "Node": {"type": "object", "properties": {"next": {"$ref": "#/components/schemas/Node"}}}
+            }
+        }
+    }
     resolved = resolve_refs({"$ref": "#/components/schemas/Node"}, spec)
     assert resolved["properties"]["next"]["type"] == "object"
     assert "properties" not in resolved["properties"]["next"]
@@ -84,7 +105,12 @@ def test_a_self_reference_resolves_without_recursing_forever() -> None:
 def test_two_sibling_uses_of_one_schema_are_both_expanded() -> None:
     spec = {"components": {"schemas": {"Money": {"type": "number", "minimum": 0}}}}
     resolved = resolve_refs(
-        {"properties": {"low": {"$ref": "#/components/schemas/Money"}, "high": {"$ref": "#/components/schemas/Money"}}},
+        {
+            "properties": {
+                "low": {"$ref": "#/components/schemas/Money"},
+                "high": {"$ref": "#/components/schemas/Money"},
+            }
+        },
         spec,
     )
     assert resolved["properties"]["low"] == resolved["properties"]["high"] == {"type": "number", "minimum": 0}
@@ -197,7 +223,9 @@ def test_a_long_description_is_cut_to_openais_limit_on_a_word(bookshop: dict) ->
 
 def test_a_form_body_is_refused_with_a_clear_error(bookshop: dict) -> None:
     spec = copy.deepcopy(bookshop)
-    spec["components"]["requestBodies"]["NewBook"]["content"] = {"multipart/form-data": {"schema": {"type": "object"}}}
+    spec["components"]["requestBodies"]["NewBook"]["content"] = {
+        "multipart/form-data": {"schema": {"type": "object"}}
+    }
     with pytest.raises(SpecError, match=r"POST /books: only JSON request bodies"):
         tools_from_openapi(spec)
 
@@ -259,7 +287,12 @@ def test_post_prices_takes_the_body_array_and_not_the_deprecated_query_form(our_
     (op,) = [op for op in operations_from_openapi(our_spec) if op.name == "postPrices"]
     assert op.arguments == {"tickers": Argument("tickers", "body")}
     tickers = op.parameters["properties"]["tickers"]
-    assert (tickers["type"], tickers["items"]["type"], tickers["minItems"], tickers["maxItems"]) == ("array", "string", 1, 25)
+    assert (tickers["type"], tickers["items"]["type"], tickers["minItems"], tickers["maxItems"]) == (
+        "array",
+        "string",
+        1,
+        25,
+    )
     assert "anyOf" not in tickers
 
 
@@ -275,8 +308,6 @@ def test_the_served_openapi_yaml_gives_the_same_tools(our_spec: dict) -> None:
 
 
 def test_the_namespace_rendering_shows_names_types_and_comments(our_spec: dict) -> None:
-    from plugin.tools import render_namespace
-
     text = render_namespace("stock_prices", tools_from_openapi(our_spec), description="Plugin for prices.")
     assert text.startswith("// Plugin for prices.\nnamespace stock_prices {\n")
     assert "type getPrices = (_: {\n// Comma-separated Yahoo Finance symbols" in text
@@ -285,11 +316,15 @@ def test_the_namespace_rendering_shows_names_types_and_comments(our_spec: dict) 
 
 
 def test_the_namespace_rendering_writes_enums_optionals_defaults_and_objects(bookshop: dict) -> None:
-    from plugin.tools import render_namespace
-
     text = render_namespace("bookshop", tools_from_openapi(bookshop))
     assert 'genres?: ("fiction" | "history" | "science" | "poetry")[],' in text
     assert "limit?: number, // default: 10" in text
     assert 'author: { name: string, address?: { city?: string, country?: "FR" | "GB" | "US" } },' in text
     assert '"X-Request-Id"?: string,' in text
     assert "price?: number | null," in text
+
+
+def test_operations_are_read_in_the_order_of_http_methods() -> None:
+    item = {method: {"operationId": f"op_{method}", "responses": {}} for method in reversed(HTTP_METHODS)}
+    names = [op.name for op in operations_from_openapi({"paths": {"/things": item}})]
+    assert names == [f"op_{method}" for method in HTTP_METHODS]
