@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult, Tool
+from support import BrokenSource, Clock, CountingSource
 
 import plugin.service
 from plugin.app import create_app
@@ -266,23 +267,6 @@ async def test_arguments_of_the_wrong_type_are_a_tool_error(tickers: Any) -> Non
     assert "tickers" in text_of(result)
 
 
-class BrokenSource:
-    """A source that fails in the ways a real upstream can: it raises, or it never answers."""
-
-    name = "broken"
-
-    def __init__(self, *, hang: bool) -> None:
-        self.hang = hang
-
-    async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Any]:
-        if self.hang:
-            await asyncio.sleep(3600)
-        raise ConnectionResetError("upstream hung up")
-
-    async def get_fundamentals(self, symbols: Sequence[str]) -> dict[str, Any]:
-        return await self.get_quotes(symbols)
-
-
 @pytest.mark.parametrize(
     ("hang", "why"),
     [(False, "the price source failed"), (True, "did not answer within 0.05 s")],
@@ -300,35 +284,27 @@ async def test_a_failing_source_is_a_tool_error_saying_upstream_unavailable(
     [error] = result.structured_content["errors"]
     assert (error["symbol"], error["code"]) == ("AAPL", "upstream_unavailable")
     assert why in error["message"]
+    assert "secret" not in text_of(result)  # the source's own exception stays in the log
 
 
-class HangsAfterTheFirstAnswer:
+class HangsAfterTheFirstAnswer(CountingSource):
     """An upstream that answers once, from the sample data, and never again: every later call hangs."""
 
     name = "hangs-after-one"
 
-    def __init__(self) -> None:
-        self.calls = 0
-        self.sample = SampleSource()
-
-    async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Any]:
-        self.calls += 1
-        if self.calls > 1:
+    async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
+        if self.calls:
+            self.calls.append(list(symbols))
             await asyncio.sleep(3600)
-        return await self.sample.get_quotes(symbols)
-
-    async def get_fundamentals(self, symbols: Sequence[str]) -> dict[str, Any]:
-        return await self.sample.get_fundamentals(symbols)
+        return await super().get_quotes(symbols)
 
 
 def test_an_upstream_hanging_after_the_cache_expired_gets_one_stale_answer_over_rest_and_mcp() -> None:
     """The same situation, the same answer: REST and MCP share one pipeline, so both serve the last good quote."""
-    now = [0.0]
+    clock = Clock()
     settings = Settings(source="sample", cache_ttl=30, request_deadline=0.05)
     upstream = HangsAfterTheFirstAnswer()
-    service = create_service(
-        settings, source=serving_source(settings, upstream=upstream, clock=lambda: now[0])
-    )
+    service = create_service(settings, source=serving_source(settings, upstream=upstream, clock=clock))
 
     async def over_mcp(url: str) -> CallToolResult:
         async with Client(f"{url}/mcp") as client:
@@ -336,7 +312,7 @@ def test_an_upstream_hanging_after_the_cache_expired_gets_one_stale_answer_over_
 
     with BackgroundServer(service, name="test-mcp-stale") as server:
         fresh = httpx.get(f"{server.url}/get_prices", params={"tickers": "AAPL"}).json()
-        now[0] += 31  # the cache entry expires; the upstream now hangs past the deadline
+        clock.now += 31  # the cache entry expires; the upstream now hangs past the deadline
         rest = httpx.get(f"{server.url}/get_prices", params={"tickers": "AAPL"})
         mcp = asyncio.run(over_mcp(server.url))
     assert fresh["quotes"][0]["stale"] is False
@@ -346,7 +322,7 @@ def test_an_upstream_hanging_after_the_cache_expired_gets_one_stale_answer_over_
     assert mcp.is_error is False
     assert mcp.structured_content == rest.json()
     assert json.loads(text_of(mcp)) == rest.json()
-    assert upstream.calls >= 2  # the upstream was asked again, and hung
+    assert len(upstream.calls) >= 2  # the upstream was asked again, and hung
 
 
 # -- Streamable HTTP, on the plugin's own app --------------------------------------------------------------------
