@@ -44,15 +44,16 @@ def sample_body(symbols: tuple[str, ...] = SYMBOLS) -> bytes:
 def fastapi_baseline() -> FastAPI:
     """One async route, validating `tickers` by the plugin's rules, answering with prebuilt bytes of the same shape.
 
-    The validation is the plugin's request model for `?tickers=`: 1 to MAX_SYMBOLS non-empty strings (a pydantic
-    `TypeAdapter`), each then normalized by `plugin.symbols.parse_symbols`.
+    The validation is the plugin's request model for `?tickers=`: 1 to `Settings.max_symbols` non-empty strings
+    (a pydantic `TypeAdapter`), each then normalized by `plugin.symbols.parse_symbols`.
     """
-    from plugin.symbols import MAX_SYMBOLS, parse_symbols
+    from plugin.settings import Settings
+    from plugin.symbols import parse_symbols
 
     tickers_adapter = TypeAdapter(
         Annotated[
             list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]],
-            Field(min_length=1, max_length=MAX_SYMBOLS),
+            Field(min_length=1, max_length=Settings().max_symbols),
         ]
     )
     body = sample_body()
