@@ -7,7 +7,6 @@
 The operations answer through one `Pipeline`; the MCP endpoint is mounted on top by `plugin.service` (chapter 06).
 """
 
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -60,8 +59,6 @@ def create_app(settings: Settings | None = None, *, source: PriceSource | None =
         swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.settings, app.state.pipeline, app.state.source = settings, pipeline, pipeline.source
-    if settings.api_token is not None:
-        _declare_bearer_auth(app)
     expected = {
         "tickers": f"1 to {settings.max_symbols} Yahoo Finance symbols such as AAPL or BTC-USD",
         "body": 'a JSON object such as {"tickers": ["AAPL", "BTC-USD"]}',
@@ -69,6 +66,8 @@ def create_app(settings: Settings | None = None, *, source: PriceSource | None =
     install_error_handlers(app, expected=expected)
     add_plugin_routes(app, settings)
     add_price_routes(app, settings, pipeline)
+    if settings.api_token is not None:
+        _declare_bearer_auth(app)
     # Starlette tries routes in order and FastAPI added /openapi.json and /docs first: operations go to the front.
     app.router.routes.sort(key=lambda route: not (isinstance(route, APIRoute) and route.include_in_schema))
     return app
@@ -76,18 +75,14 @@ def create_app(settings: Settings | None = None, *, source: PriceSource | None =
 
 # %% notebooks/03_api.ipynb 51
 def _declare_bearer_auth(app: FastAPI) -> None:
-    """Make the spec say that every operation needs the bearer token (GPT Actions read this)."""
-    build = app.openapi
+    """Make the spec say that every operation needs the bearer token (GPT Actions read this).
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            spec = build()
-            spec.setdefault("components", {})["securitySchemes"] = {
-                "bearerAuth": {"type": "http", "scheme": "bearer", "description": "The plugin's API token."}
-            }
-            for item in spec["paths"].values():
-                for operation in item.values():
-                    operation["security"] = [{"bearerAuth": []}]
-        return app.openapi_schema
-
-    app.openapi = openapi  # FastAPI's documented way to extend the document it generates
+    Called once every route exists: `app.openapi()` builds the document then and FastAPI keeps it, edited here.
+    """
+    spec = app.openapi()
+    spec.setdefault("components", {})["securitySchemes"] = {
+        "bearerAuth": {"type": "http", "scheme": "bearer", "description": "The plugin's API token."}
+    }
+    for item in spec["paths"].values():
+        for operation in item.values():
+            operation["security"] = [{"bearerAuth": []}]

@@ -325,6 +325,7 @@ def install_error_handlers(
 ) -> None:
     """Make every error `app` answers an `ErrorResponse`: 422s, 404s, 405s, other HTTP errors and 500s."""
 
+    @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         details = describe_validation_errors(exc.errors(), expected=expected)
         message = details[0].message if details else "the request is not valid"
@@ -334,6 +335,7 @@ def install_error_handlers(
             )
         return error_response(ApiError(code="invalid_request", message=message, details=details))
 
+    @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         method, path, shown = request.method, request.url.path, _shown_path(request.url.path)
         if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
@@ -369,6 +371,7 @@ def install_error_handlers(
         )
         return _json_error(exc.status_code, error, exc.headers)
 
+    @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:
         message = (
             "The server failed to answer this request; the cause is logged on the server, not shown here. "
@@ -376,7 +379,3 @@ def install_error_handlers(
         )
         error = ApiError(code="internal_error", message=message)
         return error_response(error, headers={"X-Content-Type-Options": "nosniff"})
-
-    app.add_exception_handler(RequestValidationError, invalid_request)
-    app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(Exception, internal_error)

@@ -9,13 +9,13 @@ that cannot be priced is an entry in `errors`, never a failed request. A malform
 that can serve nothing at all a 503 with `Retry-After`, and every error has the body of `ErrorResponse`.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import Field, StringConstraints, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, Field, StringConstraints, TypeAdapter, ValidationError, create_model
 
 from plugin.errors import ApiError, ErrorDetail, documented_responses, error_response
 from plugin.pipeline import FundamentalsResponse, Pipeline, PricesResponse
@@ -26,7 +26,6 @@ from plugin.strict_json import StrictJSONRoute
 
 __all__ = ["PriceAnswers", "add_price_routes"]
 
-_NOT_CONSEQUENTIAL: Mapping[str, Any] = {"x-openai-isConsequential": False}
 Symbol = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
@@ -42,6 +41,12 @@ def _ticker_rules(max_symbols: int) -> Any:
             examples=[["AAPL", "BTC-USD"]],
         ),
     ]
+
+
+class _TickersBody(BaseModel):
+    """What postPrices reads from its body; each app adds the limit on `tickers` from `Settings.max_symbols`."""
+
+    tickers: list[str]
 
 
 def _from_query(rules: TypeAdapter[list[str]], values: Sequence[str]) -> list[str]:
@@ -111,7 +116,7 @@ def _add_get_prices(app: FastAPI, settings: Settings, answers: PriceAnswers) -> 
         ),
         response_model=PricesResponse,
         responses=documented_responses(settings, PricesResponse, "quotes"),
-        openapi_extra=_NOT_CONSEQUENTIAL,
+        openapi_extra={"x-openai-isConsequential": False},
     )
     async def get_prices(
         request: Request,
@@ -136,7 +141,7 @@ def _add_get_fundamentals(app: FastAPI, settings: Settings, answers: PriceAnswer
         ),
         response_model=FundamentalsResponse,
         responses=documented_responses(settings, FundamentalsResponse, "fundamentals"),
-        openapi_extra=_NOT_CONSEQUENTIAL,
+        openapi_extra={"x-openai-isConsequential": False},
     )
     async def get_fundamentals(
         request: Request,
@@ -150,7 +155,9 @@ def _post_prices_handler(settings: Settings, answers: PriceAnswers) -> Any:
     """postPrices: the symbols in a JSON body, or (the 2023 form) in the query string; never both."""
     limit, rules = settings.max_symbols, TypeAdapter(_ticker_rules(settings.max_symbols))
     Tickers = _ticker_rules(limit)
-    PricesRequest = create_model("PricesRequest", __doc__="The body of postPrices.", tickers=(Tickers, ...))
+    PricesRequest = create_model(
+        "PricesRequest", __doc__="The body of postPrices.", __base__=_TickersBody, tickers=(Tickers, ...)
+    )
 
     async def post_prices(
         request: Request,
@@ -189,6 +196,6 @@ def add_price_routes(app: FastAPI, settings: Settings, pipeline: Pipeline) -> No
         ),
         response_model=PricesResponse,
         responses=documented_responses(settings, PricesResponse, "quotes", body=True),
-        openapi_extra=_NOT_CONSEQUENTIAL,
+        openapi_extra={"x-openai-isConsequential": False},
     )
     _add_get_fundamentals(app, settings, answers)

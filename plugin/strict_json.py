@@ -10,7 +10,7 @@ body with `strict_json_loads` instead; the other routes, the hot path, pay nothi
 """
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request
@@ -68,7 +68,7 @@ class StrictJSONRequest(Request):
 class StrictJSONRoute(APIRoute):
     """A route that reads its JSON body with `StrictJSONRequest`, so that a repeated key is a 422 naming it."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
 
         async def strict(request: Request) -> Response:
