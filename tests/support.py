@@ -4,6 +4,7 @@ Test doubles behave like a real thing in a known state, never like a mock that r
 - `Clock`: time that moves only when a test says so.
 - `DownSource`, `BrokenSource`, `CountingSource`: price sources in the states a real one can be in (an outage,
   a bug or a hang, and a healthy source whose calls are counted).
+- `MCP_INITIALIZE`: the first message an MCP client sends, for tests that speak MCP over HTTP or stdio.
 
 Servers:
 - in the test's own process: `plugin.lab.server.BackgroundServer` (uvicorn on a thread), nothing more here;
@@ -37,6 +38,7 @@ __all__ = [
     "Clock",
     "CountingSource",
     "DownSource",
+    "MCP_INITIALIZE",
     "ServeProcess",
     "free_port",
     "plugin_env",
@@ -45,6 +47,17 @@ __all__ = [
 
 ROOT = Path(__file__).resolve().parent.parent
 DEADLINE = 30.0  # seconds a server process may take to announce itself, on a slow CI machine
+
+MCP_INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "test", "version": "1"},
+    },
+}
 
 
 # -- time and price sources ----------------------------------------------------------------------------------
