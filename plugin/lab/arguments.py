@@ -53,11 +53,11 @@ def _rule(error: "ValidationError") -> str:
 def _explain(operation: Operation, error: "ValidationError") -> Iterator[ArgumentProblem]:
     rule, got, path = _rule(error), error.instance, list(error.instance_path)
     if rule == "required":  # one error per missing property, named by the error
-        yield ArgumentProblem(_field([*path, error.kind.property]), rule, "is required")
+        yield ArgumentProblem(_field([*path, error.kind.as_dict()["property"]]), rule, "is required")
         return
     if rule == "additionalProperties":  # one error for all the unexpected properties
         allowed = ", ".join(operation.arguments) or "none"
-        for name in error.kind.unexpected:
+        for name in error.kind.as_dict()["unexpected"]:
             yield ArgumentProblem(
                 _field([*path, name]),
                 rule,
@@ -147,7 +147,8 @@ def build_request(
             whole_body = value
     payload = body if operation.body_is_object and body else whole_body
     url = base_url.rstrip("/") + path
-    return client.build_request(operation.method, url, params=query or None, headers=headers, json=payload)
+    params = tuple(query) if query else None  # a tuple: the pairs in order, and typed as httpx expects
+    return client.build_request(operation.method, url, params=params, headers=headers, json=payload)
 
 
 def _query_pairs(arg: Argument, value: Any) -> list[tuple[str, str]]:

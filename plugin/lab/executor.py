@@ -194,8 +194,9 @@ def _error_from_response(response: httpx.Response) -> ToolError:
         code = "unavailable"
     error = body.get("error") if isinstance(body, Mapping) else None
     error = error if isinstance(error, Mapping) else {}
-    details = error.get("details") if isinstance(error.get("details"), list) else []
-    listed = error.get("operations") if isinstance(error.get("operations"), list) else []
+    details, listed = error.get("details"), error.get("operations")
+    details = details if isinstance(details, list) else []
+    listed = listed if isinstance(listed, list) else []
     return ToolError(
         code=code,
         message=f"The plugin answered {status}: {_message_in(body) or response.reason_phrase}",
@@ -285,9 +286,10 @@ class ToolExecutor:
         announce: Callable[[str], object] | None = None,
     ) -> None:
         self.operations: dict[str, Operation] = {op.name: op for op in operations_from_openapi(spec)}
-        self.base_url = base_url or server_url(spec, spec_url)
-        if not self.base_url:
+        base = base_url or server_url(spec, spec_url)
+        if not base:
             raise SpecError("the spec names no server and no spec_url was given: pass base_url")
+        self.base_url: str = base
         self.name = name or str(spec.get("info", {}).get("title", "plugin"))
         self.announce = announce
         self._client = client if client is not None else httpx.Client(timeout=timeout)

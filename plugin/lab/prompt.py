@@ -53,6 +53,7 @@ _TS_NAMES = {
     "number": "number",
     "boolean": "boolean",
     "null": "null",
+    "object": "object",
 }
 
 
@@ -78,4 +79,4 @@ def _ts_type(schema: Any) -> str:
             f"{n}{'' if n in required else '?'}: {_ts_type(s)}" for n, s in schema["properties"].items()
         ]
         return "{ " + ", ".join(fields) + " }"
-    return _TS_NAMES.get(kinds, "object" if kinds == "object" else "any")
+    return _TS_NAMES.get(kinds, "any") if isinstance(kinds, str) else "any"
