@@ -190,16 +190,23 @@ class ServeProcess:
         """The base URL from the line `Serving on URL ...` (waiting for it)."""
         return self.wait_for(r"^Serving on (http://\S+)")[1]
 
+    def link(self, label: str) -> str:
+        """The URL printed after `label:` under the first line (`manifest`, `API docs`), waiting for it."""
+        return self.wait_for(rf"^  {re.escape(label)}: (\S+)$")[1]
+
 
 @contextmanager
-def serve(*args: str, python_flags: Sequence[str] = (), **env: str) -> Iterator[ServeProcess]:
+def serve(
+    *args: str, python_flags: Sequence[str] = (), cwd: Path = ROOT, **env: str
+) -> Iterator[ServeProcess]:
     """`python -m plugin serve ARGS` as a process; yields once it printed its URL; always stops it.
 
-    Pass `"--port", "0"` to let it pick a free port (no race): `url` says which one it got.
+    Pass `"--port", "0"` to let it pick a free port (no race): `url` says which one it got. `env` adds to the
+    environment (which has no PLUGIN_* or PRICE_SOURCE of ours); `cwd` is where it runs (the repository).
     """
     process = subprocess.Popen(
         [sys.executable, *python_flags, "-m", "plugin", "serve", *args],
-        cwd=ROOT,
+        cwd=cwd,
         env=plugin_env(**env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
