@@ -4,10 +4,11 @@
 # %% notebooks/07_ship_it.ipynb 8
 """`python -m plugin`: look prices up from a terminal, serve the plugin, or serve MCP over stdio.
 
-Each subcommand is one entry of `COMMANDS`: its help, a function that declares its flags, and one that runs it and
-returns the exit status. Settings are read once, here at the edge: `Settings.from_env()` in `main`, then the flags
-given on the command line on top, so every limit and default comes from `Settings`. Importing this module is cheap
-(the standard library and the settings): the service, uvicorn and yfinance load inside the command that needs them.
+Each subcommand is one entry of `COMMANDS`: its help, a function that declares its flags, and one that runs
+it and returns the exit status. Settings are read once, here at the edge: `Settings.from_env()` in `main`,
+then the flags given on the command line on top, so every limit and default comes from `Settings`. Importing
+this module is cheap (the standard library and the settings): the service, uvicorn and yfinance load with the
+command that needs them.
 """
 
 import argparse
@@ -34,7 +35,7 @@ class CommandError(Exception):
 
 @dataclass(frozen=True)
 class Command:
-    """A subcommand: `arguments` adds its flags to its parser; `run` does the work and returns the exit status."""
+    """A subcommand: `arguments` adds its flags to a parser; `run` does the work, returns the exit status."""
 
     help: str
     description: str
@@ -59,8 +60,8 @@ def _source_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--source",
         choices=get_args(SourceKind),
-        help="where prices come from: yahoo (live), sample (embedded, offline, fixed) or auto (Yahoo, else the "
-        f"sample prices); {_default('source')}",
+        help="where prices come from: yahoo (live), sample (embedded, offline, fixed) or auto (Yahoo, else "
+        f"the sample prices); {_default('source')}",
     )
 
 
@@ -99,7 +100,7 @@ def _quote(args: argparse.Namespace, settings: Settings) -> int:
 
 # %% notebooks/07_ship_it.ipynb 16
 def _number(value: float, sign: str = "") -> str:
-    """The digits the JSON has (the shortest that give the float back), in plain notation: 0.00001234, not 1.234e-05."""
+    """The digits the JSON has (the shortest exact ones), written out: 0.00001234, not 1.234e-05."""
     return format(Decimal(repr(value)), f"{sign}f")
 
 
@@ -188,8 +189,8 @@ COMMANDS: dict[str, Command] = {
     "quote": Command(
         help="print the latest prices of some symbols",
         description="Look the latest prices up as the API answers them, and print them as a table.",
-        epilog="exit status: 0 when every symbol was priced; 1 when any was not (each one is named on stderr, or "
-        "listed under errors with --json), or for too many symbols; 2 for a usage error.",
+        epilog="exit status: 0 when every symbol was priced; 1 when any was not (each one is named on "
+        "stderr, or listed under errors with --json), or for too many symbols; 2 for a usage error.",
         arguments=_quote_arguments,
         run=_quote,
     ),
@@ -201,8 +202,8 @@ COMMANDS: dict[str, Command] = {
     ),
     "mcp": Command(
         help="serve the prices to an MCP client over stdin and stdout",
-        description="Run the MCP server over stdio, for a desktop client that starts it as a subprocess (Claude "
-        "Desktop, VS Code, Cursor). Over HTTP, serve answers MCP at /mcp.",
+        description="Run the MCP server over stdio, for a desktop client that starts it as a subprocess "
+        "(Claude Desktop, VS Code, Cursor). Over HTTP, serve answers MCP at /mcp.",
         arguments=_source_flag,
         run=_mcp,
     ),

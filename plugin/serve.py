@@ -6,8 +6,9 @@
 
 `serve` binds the socket before it builds the app, so that with port 0 the manifest already names the port the
 operating system chose. It sets logging up before anything else can, prints where it listens once it accepts
-connections (scripts wait for the line that starts with "Serving on"), and with `reload` serves a fresh process
-after every change in plugin/. Only the standard library loads at import: uvicorn and the app load when serving.
+connections (scripts wait for the line that starts with "Serving on"), and with `reload` serves a fresh
+process after every change in plugin/. Importing it loads only the standard library and the settings: uvicorn
+and the app load when serving.
 """
 
 import errno
@@ -43,12 +44,12 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
 class ServeError(Exception):
-    """A reason the server cannot start that the user can fix, such as a port in use: one line, exit status 1."""
+    """A reason the server cannot start that the user can fix, such as a port in use: one line, exit 1."""
 
 
 # %% notebooks/deep_dives/07a_serve.ipynb 8
 def local_url(host: str, port: int) -> str:
-    """The URL a client on this machine reaches a server bound to `host`:`port` at, without a trailing slash."""
+    """Where a client on this machine reaches a server bound to `host`:`port`, without a trailing slash."""
     if host in ("", "0.0.0.0"):
         host = "127.0.0.1"
     elif host == "::":
@@ -57,7 +58,7 @@ def local_url(host: str, port: int) -> str:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A socket bound to `host`:`port` (0: any free port), ready for uvicorn, or a `ServeError` saying what to do."""
+    """A socket bound to `host`:`port` (0: any free port) for uvicorn, or a `ServeError` saying what to do."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -85,7 +86,7 @@ def configure_logging(level: str) -> None:
 
 
 def uvicorn_options(log_level: str, access_log: bool) -> dict[str, Any]:
-    """uvicorn's fastest event loop and HTTP parser when installed (uvicorn[standard]), and the log options."""
+    """uvicorn's fastest event loop and HTTP parser when installed (uvicorn[standard]), and the log flags."""
     return {
         "loop": "uvloop" if importlib.util.find_spec("uvloop") else "auto",
         "http": "httptools" if importlib.util.find_spec("httptools") else "auto",
@@ -103,7 +104,7 @@ SOURCE_NAMES = {
 
 
 def announce(settings: Settings, *, reload: bool = False) -> None:
-    """What `serve` prints once it accepts connections; scripts wait for the line that starts with 'Serving on'."""
+    """What `serve` prints once it accepts connections; scripts wait for the line 'Serving on ...'."""
     print(f"Serving on {local_url(settings.host, settings.port)} with {SOURCE_NAMES[settings.source]}")
     print(f"  manifest: {settings.public_base_url}/.well-known/ai-plugin.json")
     print(f"  API docs: {settings.public_base_url}/docs")
@@ -179,14 +180,14 @@ def reload_environment(settings: Settings, port: int) -> dict[str, str]:
 
 
 def app_from_env() -> "ASGIApp":
-    """The app, configured from the environment alone: the factory `serve --reload` and `uvicorn --factory` import."""
+    """The service, configured from the environment alone: what `serve --reload` and `--factory` import."""
     from plugin.service import create_service
 
     return create_service(Settings.from_env())
 
 
 def _serve_with_reload(settings: Settings, port: int, options: dict[str, Any]) -> int:
-    """Serve through uvicorn's reloader, which imports the app afresh, in a new process, after every change."""
+    """Serve through uvicorn's reloader, which imports the app afresh in a new process after every change."""
     if port == 0:
         raise ServeError("--reload needs a fixed --port: the reloader restarts the server on the same port")
     import uvicorn

@@ -1,4 +1,4 @@
-"""`python -m plugin`: `serve` as a real process over real HTTP, `quote` as a user runs it, help and exit statuses.
+"""`python -m plugin`: `serve` as a real process over HTTP, `quote` as a user runs it, help, exit statuses.
 
 Every limit and default comes from `Settings`: the tests set them through the environment, as a user does.
 """
@@ -109,7 +109,7 @@ def test_serve_reads_its_settings_from_the_environment_and_flags_win() -> None:
 
 
 def test_the_docs_link_starts_with_the_public_base_url_like_the_manifest() -> None:
-    """/docs calls the spec's server: opened at another origin than the spec's, Try it out would be cross-origin."""
+    """/docs calls the spec's server: opened at another origin than the spec's, Try it out is cross-origin."""
     with serve("--source", "sample", "--port", "0", "--base-url", "https://prices.example.com") as server:
         server.wait_for(re.escape("Press Ctrl+C to stop."))
         spec = httpx.get(f"{server.url}/openapi.json").json()
@@ -175,8 +175,8 @@ def test_serve_on_a_port_in_use_is_a_one_line_error() -> None:
         done = run_plugin("serve", "--source", "sample", "--port", str(port))
     assert done.returncode == 1
     assert done.stderr == (
-        f"error: port {port} on 127.0.0.1 is already in use: stop what holds it, or choose another with --port "
-        "(--port 0 picks a free one)\n"
+        f"error: port {port} on 127.0.0.1 is already in use: stop what holds it, or choose another with "
+        "--port (--port 0 picks a free one)\n"
     )
 
 
@@ -309,7 +309,7 @@ def test_only_invalid_symbols_exit_1_without_asking_the_source(capsys: pytest.Ca
 
 
 def test_the_symbol_limit_is_the_one_of_settings() -> None:
-    """PLUGIN_MAX_SYMBOLS=40: 30 symbols are one answer (none refused for their number), 41 are refused naming 40."""
+    """PLUGIN_MAX_SYMBOLS=40: 30 symbols are answered one by one, 41 are refused naming 40."""
     thirty = [f"S{i}" for i in range(30)]
     done = run_plugin("quote", *thirty, "--source", "sample", "--json", PLUGIN_MAX_SYMBOLS="40")
     answer = PricesResponse.model_validate_json(done.stdout)
@@ -346,8 +346,8 @@ def test_format_quotes_keeps_the_digits_of_the_json_and_marks_stale_ones() -> No
     as_of = datetime(2024, 1, 2, 21, 0, tzinfo=UTC)
     shib = Quote(symbol="SHIB-USD", name="Shiba Inu USD", price=0.00001234, currency="USD", as_of=as_of,
                  kind="crypto", source="yahoo")  # fmt: skip
-    btc = Quote(symbol="BTC-USD", price=64000.0, currency="USD", change=-1500.5, change_percent=-2.29, as_of=as_of,
-                kind="crypto", source="yahoo", stale=True)  # fmt: skip
+    btc = Quote(symbol="BTC-USD", price=64000.0, currency="USD", change=-1500.5, change_percent=-2.29,
+                as_of=as_of, kind="crypto", source="yahoo", stale=True)  # fmt: skip
     table = format_quotes([shib, btc]).splitlines()
     assert table[1].split()[:5] == ["SHIB-USD", "Shiba", "Inu", "USD", "0.00001234"]  # not 1.234e-05
     assert table[2].split() == [
@@ -458,8 +458,8 @@ def test_app_from_env_is_the_whole_service_configured_from_the_environment(
 
 
 def test_serve_sets_up_logging_before_the_mcp_sdk_can_change_it() -> None:
-    """The MCP SDK calls logging.basicConfig when its server is built, at the first /mcp request; serve's own set-up
-    comes first, so the SDK's call changes nothing and the log format stays the same for the life of the server."""
+    """The MCP SDK calls logging.basicConfig when its server is built, at the first /mcp request; serve's own
+    set-up comes first, so the SDK's call changes nothing and the log format stays the same while serving."""
     script = (
         "import logging\n"
         "from plugin.serve import configure_logging\n"

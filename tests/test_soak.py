@@ -1,7 +1,7 @@
-"""A short soak (`tools/soak.py`, the long one is `make soak`): the served plugin under mixed load on loopback.
+"""A short soak (`tools/soak.py`; the long one is `make soak`): the served plugin under mixed load.
 
-Counts and flatness only, never timing: no 5xx, no connection error, every request answered with the status its
-kind must get, and after the warm-up the same thread count and less than 10 % more resident memory.
+Counts and flatness only, never timing: no 5xx, no connection error, every request answered with the status
+its kind must get, and after the warm-up the same thread count and less than 10 % more resident memory.
 """
 
 from __future__ import annotations

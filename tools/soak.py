@@ -1,11 +1,11 @@
 """Soak test: the plugin served as users serve it, under steady mixed load on loopback, for a bounded time.
 
-It starts ``python -m plugin serve --source sample --port 0``, reads the address from the line that starts with
-"Serving on", and keeps ``--connections`` keep-alive connections busy for ``--seconds`` with a mix of requests:
-valid ones (GET and POST prices, fundamentals, the manifest), invalid ones (too many symbols, an empty list,
-broken JSON, an unknown path, a body over the limit, a query string over the limit) and unknown symbols (from
-a fixed pool). Every second it reads the server's resident memory (VmRSS) and thread count from
-``/proc/PID/status``.
+It starts ``python -m plugin serve --source sample --port 0``, reads the address from the line that starts
+with "Serving on", and keeps ``--connections`` keep-alive connections busy for ``--seconds`` with a mix of
+requests: valid ones (GET and POST prices, fundamentals, the manifest), invalid ones (one symbol more than
+``Settings.max_symbols``, an empty list, broken JSON, an unknown path, a body over the limit, a query string
+over the limit) and unknown symbols (from a fixed pool). Every second it reads the server's resident memory
+(VmRSS) and thread count from ``/proc/PID/status``.
 
 It passes when there was no 5xx, no connection error, no status other than the one each request must get,
 and the server stayed flat after the warm-up (``--warmup`` s, default 10): resident memory grew by less than
@@ -14,7 +14,7 @@ and the server stayed flat after the warm-up (``--warmup`` s, default 10): resid
 Usage::
 
     python tools/soak.py                                   # 60 s, 64 connections (make soak)
-    python tools/soak.py --seconds 5 --connections 16 --warmup 2 --json   # the short run tests/test_soak.py does
+    python tools/soak.py --seconds 5 --connections 16 --warmup 2 --json   # what tests/test_soak.py runs
 
 Loopback only, bounded in time and in connections. Linux only (``/proc``).
 """
