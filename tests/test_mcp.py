@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult, Tool
-from support import BrokenSource, Clock, CountingSource
+from support import MCP_INITIALIZE, BrokenSource, Clock, CountingSource
 
 import plugin.service
 from plugin.app import create_app
@@ -38,16 +38,6 @@ from plugin.sources import PriceSource, SampleSource
 
 pytestmark = pytest.mark.anyio
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "test", "version": "1"},
-    },
-}
 #: TestClient's default host, "testserver", is not one the DNS-rebinding guard trusts; localhost is.
 LOCAL = "http://localhost"
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
@@ -377,7 +367,7 @@ def error_of(answer: httpx.Response, status: int, code: str, *, detailed: bool =
 
 
 def test_a_request_naming_another_host_is_a_421_naming_the_allowed_hosts(served: str) -> None:
-    answer = httpx.post(f"{served}/mcp", headers={**MCP_HEADERS, "Host": "evil.example"}, json=INITIALIZE)
+    answer = httpx.post(f"{served}/mcp", headers={**MCP_HEADERS, "Host": "evil.example"}, json=MCP_INITIALIZE)
     error = error_of(answer, 421, "misdirected_request")
     assert error["message"].startswith(
         "Host header 'evil.example' is not served here; allowed: 127.0.0.1, localhost"
@@ -388,7 +378,7 @@ def test_a_request_naming_another_host_is_a_421_naming_the_allowed_hosts(served:
 
 def test_a_request_from_another_sites_page_is_a_403_naming_the_allowed_origins(served: str) -> None:
     answer = httpx.post(
-        f"{served}/mcp", headers={**MCP_HEADERS, "Origin": "https://evil.example"}, json=INITIALIZE
+        f"{served}/mcp", headers={**MCP_HEADERS, "Origin": "https://evil.example"}, json=MCP_INITIALIZE
     )
     error = error_of(answer, 403, "forbidden")
     assert error["message"].startswith(
@@ -397,7 +387,7 @@ def test_a_request_from_another_sites_page_is_a_403_naming_the_allowed_origins(s
     assert "http://localhost:*" in error["message"]
     assert error["details"][0]["field"] == "Origin"
     local = httpx.post(
-        f"{served}/mcp", headers={**MCP_HEADERS, "Origin": "http://localhost:3000"}, json=INITIALIZE
+        f"{served}/mcp", headers={**MCP_HEADERS, "Origin": "http://localhost:3000"}, json=MCP_INITIALIZE
     )
     assert local.status_code == 200
 
@@ -416,7 +406,7 @@ def test_any_method_but_post_is_a_405_at_once_not_a_stream(served: str, method: 
 
 def test_a_post_that_is_not_json_is_a_415_saying_what_to_send(served: str) -> None:
     headers = {**MCP_HEADERS, "Content-Type": "text/plain"}
-    answer = httpx.post(f"{served}/mcp", headers=headers, content=json.dumps(INITIALIZE))
+    answer = httpx.post(f"{served}/mcp", headers=headers, content=json.dumps(MCP_INITIALIZE))
     error = error_of(answer, 415, "unsupported_media_type")
     assert (
         error["message"]
@@ -427,7 +417,7 @@ def test_a_post_that_is_not_json_is_a_415_saying_what_to_send(served: str) -> No
 def test_a_refused_request_builds_nothing(builds: CountedBuilds) -> None:
     app = app_with_mcp(Settings(source="sample"))
     with TestClient(app, base_url="http://evil.example") as client:
-        assert client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE).status_code == 421
+        assert client.post("/mcp", headers=MCP_HEADERS, json=MCP_INITIALIZE).status_code == 421
     with TestClient(app, base_url=LOCAL) as client:
         assert client.get("/mcp").status_code == 405
     assert (app.state.mcp.built, builds.calls) == (False, 0)
@@ -450,7 +440,9 @@ def test_stopping_the_server_after_a_get_logs_no_error() -> None:
         uvicorn_log.addHandler(recorded)
         logging.getLogger().addHandler(recorded)
         try:
-            assert httpx.post(f"{server.url}/mcp", headers=MCP_HEADERS, json=INITIALIZE).status_code == 200
+            assert (
+                httpx.post(f"{server.url}/mcp", headers=MCP_HEADERS, json=MCP_INITIALIZE).status_code == 200
+            )
             assert httpx.get(f"{server.url}/mcp", timeout=httpx.Timeout(10, read=3)).status_code == 405
             server.stop()
         finally:
@@ -464,12 +456,12 @@ def test_the_public_host_from_base_url_is_trusted() -> None:
     settings = Settings(source="sample", base_url="https://prices.example.com")
     with TestClient(app_with_mcp(settings), base_url="https://prices.example.com") as client:
         answer = client.post(
-            "/mcp", headers={**MCP_HEADERS, "Origin": "https://prices.example.com"}, json=INITIALIZE
+            "/mcp", headers={**MCP_HEADERS, "Origin": "https://prices.example.com"}, json=MCP_INITIALIZE
         )
     assert answer.status_code == 200
     assert answer.json()["result"]["serverInfo"]["name"] == "stock-prices"
     with TestClient(app_with_mcp(Settings(source="sample")), base_url="https://prices.example.com") as client:
-        assert client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE).status_code == 421
+        assert client.post("/mcp", headers=MCP_HEADERS, json=MCP_INITIALIZE).status_code == 421
 
 
 def test_transport_security_adds_the_public_host_and_origin_to_localhost() -> None:
@@ -487,7 +479,7 @@ def test_transport_security_adds_the_public_host_and_origin_to_localhost() -> No
 
 def test_without_the_apps_lifespan_mcp_answers_503_with_a_reason() -> None:
     app = app_with_mcp(Settings(source="sample"))
-    answer = TestClient(app, base_url=LOCAL).post("/mcp", headers=MCP_HEADERS, json=INITIALIZE)
+    answer = TestClient(app, base_url=LOCAL).post("/mcp", headers=MCP_HEADERS, json=MCP_INITIALIZE)
     error = error_of(answer, 503, "upstream_unavailable", detailed=False)
     assert "lifespan" in error["message"]
     assert app.state.mcp.built is False
@@ -497,7 +489,7 @@ def test_a_test_client_can_open_the_app_twice() -> None:
     app = app_with_mcp(Settings(source="sample"))
     for _ in range(2):
         with TestClient(app, base_url=LOCAL) as client:
-            assert client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE).status_code == 200
+            assert client.post("/mcp", headers=MCP_HEADERS, json=MCP_INITIALIZE).status_code == 200
 
 
 def mount_sample(app: FastAPI, **options: Any) -> None:
@@ -512,7 +504,7 @@ def test_the_apps_own_lifespan_still_runs_around_mcp() -> None:
     )
     mount_sample(app)
     with TestClient(app, base_url=LOCAL) as client:
-        assert client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE).status_code == 200
+        assert client.post("/mcp", headers=MCP_HEADERS, json=MCP_INITIALIZE).status_code == 200
     assert events == ["app startup", "app shutdown"]
 
 
@@ -602,7 +594,7 @@ def test_with_a_test_client_the_first_request_builds_the_server_once(builds: Cou
     app = app_with_mcp(Settings(source="sample"))
     for _ in range(2):  # the second start reuses the server, around a fresh session manager
         with TestClient(app, base_url=LOCAL) as client:
-            answer = client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE)
+            answer = client.post("/mcp", headers=MCP_HEADERS, json=MCP_INITIALIZE)
             assert answer.json()["result"]["serverInfo"]["name"] == "stock-prices"
     assert builds.calls == 1
     assert app.state.mcp.server is app.state.mcp.server
@@ -617,7 +609,8 @@ async def test_concurrent_first_requests_build_the_server_once(builds: CountedBu
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=LOCAL) as client,
     ):
         requests = [
-            asyncio.create_task(client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE)) for _ in range(5)
+            asyncio.create_task(client.post("/mcp", headers=MCP_HEADERS, json=MCP_INITIALIZE))
+            for _ in range(5)
         ]
         await asyncio.to_thread(builds.entered.wait, 30)
         # let every request reach the endpoint: none finds a server, all wait for the one build
@@ -638,7 +631,9 @@ async def test_shutdown_leaves_no_task_behind(first_request: bool) -> None:
         if first_request:
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url=LOCAL) as client:
-                assert (await client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE)).status_code == 200
+                assert (
+                    await client.post("/mcp", headers=MCP_HEADERS, json=MCP_INITIALIZE)
+                ).status_code == 200
         # the endpoint's task runs while the app does: waiting for a first request, or running the manager
         assert "MCP session manager" in {task.get_name() for task in asyncio.all_tasks() - before}
     assert asyncio.all_tasks() == before
@@ -651,7 +646,9 @@ def test_stopping_the_server_leaves_no_thread_behind(first_request: bool) -> Non
     app = app_with_mcp(Settings(source="sample"))
     with BackgroundServer(app, name="test-mcp-threads") as server:
         if first_request:
-            assert httpx.post(f"{server.url}/mcp", headers=MCP_HEADERS, json=INITIALIZE).status_code == 200
+            assert (
+                httpx.post(f"{server.url}/mcp", headers=MCP_HEADERS, json=MCP_INITIALIZE).status_code == 200
+            )
     new = [thread for thread in threading.enumerate() if thread not in before]
     for thread in new:  # the worker thread that imported the SDK is told to stop as the server's loop ends
         thread.join(timeout=10)
@@ -663,7 +660,7 @@ def test_a_server_that_fails_to_build_is_a_503_and_the_rest_api_still_answers(bu
     builds.fail = True
     with TestClient(app_with_mcp(Settings(source="sample")), base_url=LOCAL) as client:
         for _ in range(2):  # the failure is reported, not retried on every request
-            answer = client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE)
+            answer = client.post("/mcp", headers=MCP_HEADERS, json=MCP_INITIALIZE)
             assert answer.status_code == 503
             assert answer.headers["content-type"] == "application/json"
             assert answer.json() == {
@@ -682,14 +679,14 @@ def test_a_server_slower_to_start_than_the_timeout_is_a_503_then_serves(builds: 
     assert app.state.mcp.startup_timeout == 0.05  # from Settings
     builds.release.clear()
     with TestClient(app, base_url=LOCAL) as client:
-        late = client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE)
+        late = client.post("/mcp", headers=MCP_HEADERS, json=MCP_INITIALIZE)
         assert (late.status_code, late.json()["error"]["message"]) == (
             503,
             "The MCP server did not start within 0.05 s; try again shortly.",
         )
         builds.release.set()
         app.state.mcp.startup_timeout = 30
-        assert client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE).status_code == 200
+        assert client.post("/mcp", headers=MCP_HEADERS, json=MCP_INITIALIZE).status_code == 200
 
 
 def test_with_a_token_an_unauthenticated_request_is_refused_before_anything_is_built(
@@ -700,10 +697,10 @@ def test_with_a_token_an_unauthenticated_request_is_refused_before_anything_is_b
     )
     app = app_with_mcp(settings)
     with TestClient(app, base_url=LOCAL) as client:
-        assert client.post("/mcp", headers=MCP_HEADERS, json=INITIALIZE).status_code == 401
+        assert client.post("/mcp", headers=MCP_HEADERS, json=MCP_INITIALIZE).status_code == 401
         assert builds.calls == 0
         headers = {**MCP_HEADERS, "Authorization": "Bearer s3cret"}
-        assert client.post("/mcp", headers=headers, json=INITIALIZE).status_code == 200
+        assert client.post("/mcp", headers=headers, json=MCP_INITIALIZE).status_code == 200
     assert builds.calls == 1
 
 
@@ -741,7 +738,7 @@ async def test_the_stdio_command_takes_its_settings_from_the_environment() -> No
 def test_over_stdio_stdout_carries_only_json_rpc() -> None:
     """Every byte on stdout is a JSON-RPC message, from the first to the last: anything else breaks the client."""
     requests = [
-        INITIALIZE,
+        MCP_INITIALIZE,
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {
             "jsonrpc": "2.0",
