@@ -7,7 +7,6 @@
 The operations answer through one `Pipeline`; the MCP endpoint is mounted on top by `plugin.service` (chapter 06).
 """
 
-
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
