@@ -42,6 +42,8 @@ ENV_VARS: Mapping[str, str] = MappingProxyType(
         "request_deadline": "PLUGIN_REQUEST_DEADLINE",
         "upstream_budget": "PLUGIN_UPSTREAM_BUDGET",
         "retry_after": "PLUGIN_RETRY_AFTER",
+        "max_body_bytes": "PLUGIN_MAX_BODY_BYTES",
+        "max_query_bytes": "PLUGIN_MAX_QUERY_BYTES",
         "mcp_startup_timeout": "PLUGIN_MCP_STARTUP_TIMEOUT",
         "api_token": "PLUGIN_API_TOKEN",
         "verification_tokens": "PLUGIN_VERIFICATION_TOKENS",
@@ -126,6 +128,10 @@ class Settings:
     """The most calls a minute to Yahoo Finance, shared by all requests; beyond it, stale or rate_limited."""
     retry_after: int = 60
     """Seconds a 503 (nothing could be served) tells a client to wait: the Retry-After header and message."""
+    max_body_bytes: int = 16 * 1024
+    """The largest request body accepted, in bytes (25 symbols need well under 1 KB); more is a 413."""
+    max_query_bytes: int = 2 * 1024
+    """The longest query string accepted, in bytes as sent (percent-encoded); longer is a 414."""
     mcp_startup_timeout: float = 15.0
     """Seconds the first request to /mcp waits for the MCP server to be built and started; then a 503."""
     api_token: str | None = field(default=None, repr=False)
@@ -136,36 +142,7 @@ class Settings:
     """Where yfinance keeps its small caches; None means the user's cache folder."""
 
     def __post_init__(self) -> None:
-        if self.source not in get_args(SourceKind):
-            raise SettingsError("source", f"one of {', '.join(get_args(SourceKind))}", self.source)
-        if self.base_url is not None:
-            _check_url("base_url", self.base_url, example="https://prices.example.com", path_allowed=True)
-        if not isinstance(self.host, str) or not self.host.strip():
-            raise SettingsError("host", "a host name or IP address such as 127.0.0.1", self.host)
-        _check_number("port", self.port, low=1, high=65535, integer=True)
-        _check_number("cache_ttl", self.cache_ttl, low=0)
-        _check_number("max_symbols", self.max_symbols, low=1, integer=True)
-        _check_number("request_deadline", self.request_deadline, low=0.001)
-        _check_number("upstream_budget", self.upstream_budget, low=1, integer=True)
-        _check_number("retry_after", self.retry_after, low=1, integer=True)
-        _check_number("mcp_startup_timeout", self.mcp_startup_timeout, low=0.001)
-        if isinstance(self.cors_origins, str):
-            raise SettingsError("cors_origins", "a tuple of origins, not one string", self.cors_origins)
-        object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
-        for origin in self.cors_origins:
-            _check_url("cors_origins", origin, example="https://example.com", path_allowed=False)
-        if self.api_token is not None and (not isinstance(self.api_token, str) or not self.api_token.strip()):
-            raise SettingsError("api_token", "a non-empty token, or None for no auth", self.api_token)
-        _check_tokens(self.verification_tokens)
-        if self.api_token is not None and not self.verification_tokens:
-            raise SettingsError(
-                "verification_tokens",
-                'the token OpenAI issued for the API token (e.g. {"openai": "..."}) '
-                "whenever api_token is set",
-                {},
-            )
-        if self.cache_dir is not None:
-            object.__setattr__(self, "cache_dir", Path(self.cache_dir))
+        _validate(self)
 
     @property
     def public_base_url(self) -> str:
@@ -189,6 +166,44 @@ class Settings:
 
 
 # %% notebooks/deep_dives/01a_settings.ipynb 10
+def _validate(settings: "Settings") -> None:
+    """Check every value, naming the setting and what is allowed; normalize the few that have two spellings."""
+    if settings.source not in get_args(SourceKind):
+        raise SettingsError("source", f"one of {', '.join(get_args(SourceKind))}", settings.source)
+    if settings.base_url is not None:
+        _check_url("base_url", settings.base_url, example="https://prices.example.com", path_allowed=True)
+    if not isinstance(settings.host, str) or not settings.host.strip():
+        raise SettingsError("host", "a host name or IP address such as 127.0.0.1", settings.host)
+    _check_number("port", settings.port, low=1, high=65535, integer=True)
+    _check_number("cache_ttl", settings.cache_ttl, low=0)
+    _check_number("max_symbols", settings.max_symbols, low=1, integer=True)
+    _check_number("request_deadline", settings.request_deadline, low=0.001)
+    _check_number("upstream_budget", settings.upstream_budget, low=1, integer=True)
+    _check_number("retry_after", settings.retry_after, low=1, integer=True)
+    _check_number("max_body_bytes", settings.max_body_bytes, low=64, integer=True)
+    _check_number("max_query_bytes", settings.max_query_bytes, low=64, integer=True)
+    _check_number("mcp_startup_timeout", settings.mcp_startup_timeout, low=0.001)
+    if isinstance(settings.cors_origins, str):
+        raise SettingsError("cors_origins", "a tuple of origins, not one string", settings.cors_origins)
+    object.__setattr__(settings, "cors_origins", tuple(settings.cors_origins))
+    for origin in settings.cors_origins:
+        _check_url("cors_origins", origin, example="https://example.com", path_allowed=False)
+    if settings.api_token is not None and (
+        not isinstance(settings.api_token, str) or not settings.api_token.strip()
+    ):
+        raise SettingsError("api_token", "a non-empty token, or None for no auth", settings.api_token)
+    _check_tokens(settings.verification_tokens)
+    if settings.api_token is not None and not settings.verification_tokens:
+        raise SettingsError(
+            "verification_tokens",
+            'the token OpenAI issued for the API token (e.g. {"openai": "..."}) whenever api_token is set',
+            {},
+        )
+    if settings.cache_dir is not None:
+        object.__setattr__(settings, "cache_dir", Path(settings.cache_dir))
+
+
+# %% notebooks/deep_dives/01a_settings.ipynb 12
 def _text(setting: str, raw: str) -> str:
     return raw
 
@@ -226,6 +241,8 @@ _PARSERS: Mapping[str, Callable[[str, str], Any]] = MappingProxyType(
         "max_symbols": _integer,
         "upstream_budget": _integer,
         "retry_after": _integer,
+        "max_body_bytes": _integer,
+        "max_query_bytes": _integer,
         "cache_ttl": _number,
         "request_deadline": _number,
         "mcp_startup_timeout": _number,
