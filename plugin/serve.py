@@ -27,6 +27,7 @@ from plugin.settings import ENV_VARS, Settings
 
 if TYPE_CHECKING:  # annotations only: uvicorn and the app load when a server starts
     import uvicorn
+    from fastapi import FastAPI
     from starlette.types import ASGIApp
 
 __all__ = [
@@ -179,7 +180,7 @@ def reload_environment(settings: Settings, port: int) -> dict[str, str]:
     return env
 
 
-def app_from_env() -> "ASGIApp":
+def app_from_env() -> "FastAPI":
     """The service, configured from the environment alone: what `serve --reload` and `--factory` import."""
     from plugin.service import create_service
 

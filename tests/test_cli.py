@@ -368,7 +368,9 @@ def test_a_long_name_is_shortened_at_a_word_boundary() -> None:
     quote = Quote(
         symbol="RSP", name=name, price=150.1, currency="USD", as_of=as_of, kind="etf", source="yahoo"
     )
-    shown = re.search(r"Invesco.*?…", format_quotes([quote]).splitlines()[1])[0]
+    match = re.search(r"Invesco.*?…", format_quotes([quote]).splitlines()[1])
+    assert match, format_quotes([quote])
+    shown = match[0]
     assert len(shown) <= 28
     assert name.startswith(shown.removesuffix(" …") + " ")  # cut between two words
 
@@ -447,14 +449,15 @@ def test_app_from_env_is_the_whole_service_configured_from_the_environment(
     monkeypatch.setenv("PRICE_SOURCE", "sample")
     monkeypatch.setenv("PLUGIN_BASE_URL", "https://prices.example.com")
     monkeypatch.setenv("PLUGIN_MAX_SYMBOLS", "40")
-    client = TestClient(app_from_env())
+    app = app_from_env()
+    client = TestClient(app)
     assert client.get("/get_prices", params={"tickers": "AAPL"}).json()["quotes"][0]["price"] == 169.595
     assert (
         client.get("/.well-known/ai-plugin.json").json()["api"]["url"]
         == "https://prices.example.com/openapi.yaml"
     )
     assert client.get("/get_prices", params={"tickers": ",".join(["AAPL"] * 41)}).status_code == 422
-    assert any(route.path == "/mcp" for route in client.app.routes)
+    assert any(getattr(route, "path", None) == "/mcp" for route in app.routes)
 
 
 def test_serve_sets_up_logging_before_the_mcp_sdk_can_change_it() -> None:
