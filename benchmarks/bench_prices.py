@@ -6,7 +6,7 @@
     each symbol pays yfinance's timezone lookup and its chart request. The cookie handshake and the yfinance import
     are paid once, before timing.
 (b) 1,000 concurrent requests, one symbol each, over 10 symbols, inside one TTL, through `CachedSource` in front of
-    a counting upstream: single-flight makes exactly 10 upstream calls, where the seed plugin made one call per
+    a counting upstream: single-flight makes exactly 10 upstream calls, where the 2023 tutorial's plugin made one call per
     request (1,000).
 
 Usage::
@@ -71,7 +71,7 @@ class ColdBatch:
 
 @dataclass(frozen=True)
 class SingleFlight:
-    """Requests sent, upstream calls made through the cache, and calls made without it (the seed's way)."""
+    """Requests sent, upstream calls made through the cache, and calls made without it (the 2023 tutorial's way)."""
 
     requests: int
     symbols: int
@@ -146,6 +146,7 @@ def single_flight(*, requests: int = 1000, symbols: int = 10, latency: float = 0
 
 # The functions benchmarks/run.py reads for the `make bench` table.
 
+
 def single_flight_calls() -> SingleFlight:
     return single_flight()
 
@@ -174,7 +175,9 @@ def smoke() -> None:
     assert batch.chart_requests == {s: 1 for s in batch.chart_requests}, batch.chart_requests
     assert len(batch.chart_requests) == 10
     calls = single_flight(requests=1000, symbols=10, latency=0.01)
-    assert calls.upstream == 10, f"1,000 requests over 10 symbols made {calls.upstream} upstream calls, not 10"
+    assert calls.upstream == 10, (
+        f"1,000 requests over 10 symbols made {calls.upstream} upstream calls, not 10"
+    )
     assert calls.uncached == 1000
 
 
@@ -182,11 +185,15 @@ def report() -> None:
     """Print both figures in words, for a run of this script alone (`benchmarks/run.py` makes the table)."""
     batch = cold_batch()
     calls = single_flight()
-    print(f"cold batch of {batch.size}: {batch.batch:.3f} s; one cold symbol: {batch.one:.3f} s; "
-          f"ratio {batch.ratio:.2f}x (target < 2x); chart requests per symbol: {set(batch.chart_requests.values())}")
-    print(f"{calls.requests:,} concurrent requests over {calls.symbols} symbols: {calls.upstream} upstream calls "
-          f"through the cache, {calls.uncached:,} without it (the seed's one call per request): "
-          f"ratio {calls.upstream / calls.uncached:.2f}x (target: exactly {calls.symbols} calls)")
+    print(
+        f"cold batch of {batch.size}: {batch.batch:.3f} s; one cold symbol: {batch.one:.3f} s; "
+        f"ratio {batch.ratio:.2f}x (target < 2x); chart requests per symbol: {set(batch.chart_requests.values())}"
+    )
+    print(
+        f"{calls.requests:,} concurrent requests over {calls.symbols} symbols: {calls.upstream} upstream calls "
+        f"through the cache, {calls.uncached:,} without it (one call per request, as the 2023 tutorial's plugin made): "
+        f"ratio {calls.upstream / calls.uncached:.2f}x (target: exactly {calls.symbols} calls)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

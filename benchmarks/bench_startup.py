@@ -104,7 +104,9 @@ def smoke() -> None:
 def main(argv: list[str] | None = None) -> int:
     from report import markdown_table
 
-    return run_script(argv, __doc__, "bench_startup", smoke, lambda: print(markdown_table(figures(measure()))))
+    return run_script(
+        argv, __doc__, "bench_startup", smoke, lambda: print(markdown_table(figures(measure())))
+    )
 
 
 if __name__ == "__main__":

@@ -251,7 +251,9 @@ def machine_info() -> dict[str, str]:
     return info
 
 
-def run_script(argv: Sequence[str] | None, doc: str, name: str, smoke: Callable[[], None], full: Callable[[], None]) -> int:
+def run_script(
+    argv: Sequence[str] | None, doc: str, name: str, smoke: Callable[[], None], full: Callable[[], None]
+) -> int:
     """The command line every benchmark script shares: `--smoke` checks correctness only, else `full` measures."""
     import argparse
 

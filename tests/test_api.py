@@ -153,9 +153,9 @@ def test_where_is_apple_trading_at(client: TestClient) -> None:
 def test_get_and_post_answer_the_same(client: TestClient) -> None:
     by_get = client.get("/get_prices?tickers=AAPL,BTC-USD")
     by_post = client.post("/get_prices", json={"tickers": ["AAPL", "BTC-USD"]})
-    by_seed_form = client.post("/get_prices?tickers=AAPL,BTC-USD")
-    assert by_get.status_code == by_post.status_code == by_seed_form.status_code == 200
-    assert by_get.content == by_post.content == by_seed_form.content
+    by_tutorial_form = client.post("/get_prices?tickers=AAPL,BTC-USD")
+    assert by_get.status_code == by_post.status_code == by_tutorial_form.status_code == 200
+    assert by_get.content == by_post.content == by_tutorial_form.content
     assert [q["symbol"] for q in by_get.json()["quotes"]] == ["AAPL", "BTC-USD"]
 
 

@@ -102,8 +102,8 @@ def test_the_post_body_and_the_query_parameter_are_typed(spec: dict) -> None:
         True,
         "string",
     )
-    [seed_form] = post["parameters"]
-    assert seed_form["deprecated"] is True and seed_form["required"] is False
+    [tutorial_form] = post["parameters"]
+    assert tutorial_form["deprecated"] is True and tutorial_form["required"] is False
 
 
 def test_the_documented_limit_follows_the_settings() -> None:
@@ -127,14 +127,14 @@ def test_the_yaml_is_rendered_once_per_app() -> None:
     assert len(calls) == 1
 
 
-def test_the_rule_checker_flags_the_seeds_spec() -> None:
-    seed = FastAPI()
+def test_the_rule_checker_flags_the_2023_tutorials_spec() -> None:
+    tutorial = FastAPI()
 
-    @seed.post("/get_prices")
+    @tutorial.post("/get_prices")
     async def get_prices(tickers: str) -> dict:
         return {}
 
-    problems = plugin_rule_violations(seed.openapi())
+    problems = plugin_rule_violations(tutorial.openapi())
     assert problems[0].startswith("servers: missing")
     assert any("'get_prices_get_prices_post' is not a short camelCase name" in p for p in problems)
     assert any("x-openai-isConsequential is not false" in p for p in problems)
