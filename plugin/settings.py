@@ -20,7 +20,6 @@ from types import MappingProxyType
 from typing import Any, Literal, Self, get_args
 from urllib.parse import urlsplit
 
-
 __all__ = ["CHATGPT_ORIGINS", "ENV_VARS", "Settings", "SettingsError", "SourceKind"]
 
 #: Where prices come from: live Yahoo Finance, the embedded sample, or Yahoo falling back to the sample.
