@@ -14,6 +14,26 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "plugin"
 MAX_MODULE_LINES = 400
 
+#: The layers of CONTRIBUTING.md, lowest first: a module may import its own layer or lower ones, never higher.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("settings", "quotes", "manifest_rules", "strict_json", "rendered", "openapi"),
+    ("errors", "manifest", "symbols", "sources", "base_url", "budget"),
+    ("yahoo",),
+    ("source_choice", "cache"),
+    ("deadline",),
+    ("pipeline",),
+    ("middleware", "plugin_files", "price_routes", "mcp", "mcp_http"),
+    ("app",),
+    ("service",),
+    ("serve",),
+    ("cli", "__main__"),
+    ("lab.functions", "lab.prompt", "lab.server", "lab.client"),
+    ("lab.arguments", "lab.action_rules"),
+    ("lab.executor",),
+    ("lab.router",),
+)
+RANK = {f"plugin.{name}": rank for rank, names in enumerate(LAYERS) for name in names}
+
 
 def _modules() -> dict[str, Path]:
     found = {}
@@ -88,3 +108,26 @@ def test_the_service_never_imports_the_workbench() -> None:
 @pytest.mark.parametrize("name", ["plugin.settings", "plugin.quotes"])
 def test_the_lowest_layer_imports_nothing_of_the_package(name: str) -> None:
     assert GRAPH[name] == set()
+
+
+def test_every_module_has_a_layer() -> None:
+    unplaced = sorted(set(MODULES) - set(RANK) - {"plugin", "plugin.lab"})
+    assert not unplaced, f"add these to LAYERS here and to the layer list in CONTRIBUTING.md: {unplaced}"
+
+
+def test_imports_go_down_the_layers_only() -> None:
+    upward = [
+        f"{name} (layer {RANK[name]}) imports {dep} (layer {RANK[dep]})"
+        for name, deps in GRAPH.items()
+        if name in RANK
+        for dep in sorted(deps)
+        if dep in RANK and RANK[dep] > RANK[name]
+    ]
+    assert not upward, upward
+
+
+def test_the_http_api_and_mcp_stand_side_by_side() -> None:
+    api = {"plugin.app", "plugin.middleware", "plugin.plugin_files", "plugin.price_routes"}
+    mcp = {"plugin.mcp", "plugin.mcp_http"}
+    assert not {(a, d) for a in api for d in GRAPH[a] if d in mcp}
+    assert not {(m, d) for m in mcp for d in GRAPH[m] if d in api}

@@ -15,6 +15,8 @@ sys.path.insert(0, str(ROOT / "tools"))
 import navigation  # noqa: E402
 import run_notebooks  # noqa: E402
 
+from workbook import exporter  # noqa: E402
+
 CHAPTERS = navigation.notebooks()
 DEEP_DIVES = navigation.deep_dives()
 NOTEBOOKS = CHAPTERS + DEEP_DIVES
@@ -130,3 +132,26 @@ def test_a_rerun_keeps_the_stored_output_of_an_unchanged_ignored_cell_only() -> 
     edited = notebook("# NBVAL_IGNORE_OUTPUT\nprint(elapsed, 'ms')", "150 ms\n")
     run_notebooks.keep_ignored_outputs(stored, edited)
     assert edited.cells[0].outputs[0].text == "150 ms\n"
+
+
+def _exporting_step() -> dict[str, int]:
+    """Each generated module (dotted, `plugin.lab.server`) and the step (chapter number) whose notebook writes it."""
+    steps = {}
+    for path in NOTEBOOKS:
+        for name in exporter.collect([path], ROOT / "notebooks"):
+            steps[f"plugin.{name}"] = int(path.name[:2])
+    return steps
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_a_notebook_uses_only_its_own_step_and_earlier_ones(path: Path) -> None:
+    steps = _exporting_step()
+    nb = nbformat.read(path, as_version=4)
+    imported = {
+        module
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for module in re.findall(r"^\s*(?:from|import) (plugin(?:\.\w+)+)", cell.source, flags=re.MULTILINE)
+    }
+    later = sorted(m for m in imported if steps.get(m, 0) > int(path.name[:2]))
+    assert not later, f"{path.name} imports modules taught in later chapters: {later}"
