@@ -55,11 +55,6 @@ def _operation_problems(where: str, operation: Mapping[str, Any], text_limit: in
                 f"{where}: parameter {parameter.get('name')!r} description is {len(text)} characters; "
                 f"at most {text_limit} are allowed"
             )
-    if operation.get("x-openai-isConsequential") is not False:
-        problems.append(
-            f"{where}: x-openai-isConsequential is not false; for a read-only lookup it must be, "
-            "or ChatGPT asks the user to confirm each call"
-        )
     return problems
 
 

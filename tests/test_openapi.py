@@ -137,7 +137,10 @@ def test_the_rule_checker_flags_the_2023_tutorials_spec() -> None:
     problems = plugin_rule_violations(tutorial.openapi())
     assert problems[0].startswith("servers: missing")
     assert any("'get_prices_get_prices_post' is not a short camelCase name" in p for p in problems)
-    assert any("x-openai-isConsequential is not false" in p for p in problems)
+    assert "POST /get_prices: no description" in problems
+    assert not any("isConsequential" in p for p in problems), (
+        "a GPT Action rule, not a plugin rule (chapter 06)"
+    )
 
 
 def test_the_rule_checker_counts_characters_and_finds_duplicate_ids() -> None:
