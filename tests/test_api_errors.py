@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 from fastapi.testclient import TestClient
+from support import DownSource
 
 from plugin.app import create_app
 from plugin.cache import CachedSource
@@ -31,31 +32,6 @@ def error_of(answer, status: int) -> dict:  # noqa: ANN001 - an httpx response
     ErrorResponse.model_validate(body)
     assert set(body) == {"error"}
     return body["error"]
-
-
-class DownSource:
-    """A source whose upstream cannot be reached: what YahooSource answers with the network down."""
-
-    name = "yahoo"
-
-    def __init__(self, code: str = "upstream_unavailable") -> None:
-        self.code = code
-
-    def _errors(self, symbols: Sequence[str]) -> dict[str, QuoteError]:
-        message = (
-            "Yahoo Finance asked us to slow down; try again in 60 s."
-            if self.code == "rate_limited"
-            else "Yahoo Finance cannot be reached (DNS lookup failed). Try again shortly."
-        )
-        return {
-            s: QuoteError(symbol=s, code=self.code, message=f"No price for {s!r}: {message}") for s in symbols
-        }
-
-    async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
-        return self._errors(symbols)
-
-    async def get_fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals | QuoteError]:
-        return self._errors(symbols)
 
 
 class BrokenSource:
@@ -346,7 +322,7 @@ def test_a_partial_outage_is_a_200_with_the_failures_in_errors() -> None:
     class HalfDown(DownSource):
         async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
             answers = await SampleSource().get_quotes(symbols)
-            answers.update(self._errors([s for s in symbols if s != "AAPL"]))
+            answers.update(self.errors([s for s in symbols if s != "AAPL"]))
             return answers
 
     client = TestClient(create_app(SAMPLE, source=HalfDown()))
@@ -362,7 +338,7 @@ def test_a_stale_cached_quote_is_served_while_the_upstream_is_down() -> None:
             self.up = True
 
         async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
-            return await SampleSource().get_quotes(symbols) if self.up else self._errors(symbols)
+            return await SampleSource().get_quotes(symbols) if self.up else self.errors(symbols)
 
     now = [0.0]
     upstream = Flaky()

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from support import MCP_INITIALIZE
 
 import plugin.middleware
 from plugin.app import PUBLIC_PATHS, create_app
@@ -20,16 +21,6 @@ from plugin.settings import Settings
 TOKEN = "s3cr3t-token-Zq9"
 WRONG = "guessed-token-Xy7"
 SETTINGS = Settings(source="sample", api_token=TOKEN, verification_tokens={"openai": "issued-by-openai"})
-MCP_INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "test", "version": "1"},
-    },
-}
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 #: method, path, keyword arguments: one request to each protected operation.

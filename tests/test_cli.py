@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from support import ROOT, free_port, plugin_env, serve
+from support import MCP_INITIALIZE, ROOT, free_port, plugin_env, serve
 
 from plugin.cli import COMMANDS, format_quotes, main
 from plugin.pipeline import PricesResponse
@@ -71,20 +71,10 @@ def test_serve_on_port_zero_answers_over_real_http_and_names_the_port_it_got() -
 
 def test_serve_serves_mcp_at_the_address_it_prints() -> None:
     """`serve` runs the whole service (create_service): /mcp answers an MCP initialize over real HTTP."""
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "1"},
-        },
-    }
     with serve("--source", "sample", "--port", "0") as server:
         mcp_url = server.wait_for(r"^  MCP:      (\S+)$")[1].replace("localhost", "127.0.0.1")
         headers = {"Accept": "application/json, text/event-stream"}
-        answer = httpx.post(mcp_url, json=initialize, headers=headers, timeout=30)
+        answer = httpx.post(mcp_url, json=MCP_INITIALIZE, headers=headers, timeout=30)
     assert answer.status_code == 200, answer.text
     assert answer.json()["result"]["serverInfo"]["name"] == "stock-prices"
 
