@@ -17,6 +17,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -154,14 +155,18 @@ class _Run:
     manager: "StreamableHTTPSessionManager | None" = None
     problem: str | None = None
 
-    async def serve(self, server: Callable[[], "MCPServer"], security: "TransportSecuritySettings") -> None:
+    async def serve(
+        self, server: Callable[[], "MCPServer"], security: Callable[[], "TransportSecuritySettings"]
+    ) -> None:
         """The task that owns this run's session manager: build when needed, run until the app stops."""
         try:
             await self.needed.wait()
             if self.stop.is_set():
                 return
-            built = await anyio.to_thread.run_sync(server)  # the SDK's import must not stall the event loop
-            built.streamable_http_app(stateless_http=True, json_response=True, transport_security=security)
+            # The SDK's imports (a quarter of a second) must stall neither the event loop nor the app's start-up.
+            built = await anyio.to_thread.run_sync(server)
+            guard = await anyio.to_thread.run_sync(security)
+            built.streamable_http_app(stateless_http=True, json_response=True, transport_security=guard)
             manager = built.session_manager
             async with manager.run():
                 self.manager = manager
@@ -218,7 +223,8 @@ class StreamableHTTPEndpoint:
     async def running(self) -> AsyncIterator[None]:
         """Serve requests while the block runs: enter it in the app's lifespan."""
         run = _Run()
-        security = _security(self.allowed_hosts, self.allowed_origins)  # the SDK's guard, behind ours
+        # The SDK's own guard, behind ours; built with the server, when the first request needs it.
+        security = partial(_security, self.allowed_hosts, self.allowed_origins)
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(run.serve, lambda: self.server, security, name="MCP session manager")
             self._run = run

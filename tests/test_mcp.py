@@ -533,14 +533,18 @@ def test_mounting_twice_is_an_error_and_the_route_stays_out_of_the_spec() -> Non
 # -- the lazy mount: the SDK is imported, and the server built, by the first request to /mcp -------------------
 
 
-def test_importing_the_service_and_building_one_does_not_import_the_sdk() -> None:
-    """Every service imports plugin.mcp; the SDK costs about half a second to import, so only a request to /mcp may."""
+def test_building_starting_and_serving_rest_does_not_import_the_sdk() -> None:
+    """Every service imports plugin.mcp; the SDK costs a quarter of a second to import, so only a request to /mcp may:
+    not the import, not the build, not the lifespan's start (it once built the SDK's guard there), not a REST call."""
     code = (
         "import sys\n"
+        "from fastapi.testclient import TestClient\n"
         "from plugin.service import create_service\n"
         "from plugin.settings import Settings\n"
         "app = create_service(Settings(source='sample'))\n"
         "assert app.state.mcp is not None\n"
+        "with TestClient(app) as client:\n"
+        "    assert client.get('/get_prices?tickers=AAPL').status_code == 200\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('mcp', 'mcp_types')))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
