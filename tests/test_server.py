@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -227,3 +228,18 @@ def test_repr_says_whether_it_runs() -> None:
     assert repr(server) == "<BackgroundServer name='shown' stopped>"
     with server:
         assert repr(server) == f"<BackgroundServer name='shown' url='{server.url}'>"
+
+
+def test_starting_leaves_the_kernels_logging_handlers_alone() -> None:
+    """uvicorn's own logging setup replaces handlers under logging's lock; in a Jupyter kernel a handler writing to
+    the notebook then waited on the output thread, which waited on that lock: a 10 s stall at every start."""
+    handler = logging.StreamHandler()
+    logger = logging.getLogger("uvicorn.error")
+    logger.addHandler(handler)
+    root_handlers = list(logging.getLogger().handlers)
+    try:
+        with BackgroundServer(make_app(), name="test-logging"):
+            assert handler in logger.handlers
+            assert logging.getLogger().handlers == root_handlers
+    finally:
+        logger.removeHandler(handler)

@@ -253,6 +253,7 @@ class BackgroundServer(_ServerState):
                 port=self.requested_port,
                 factory=self.factory,
                 log_level="warning",
+                log_config=None,  # the kernel's logging is not uvicorn's to replace
                 access_log=False,
                 timeout_graceful_shutdown=self.shutdown_timeout,  # type: ignore[arg-type]
             )  # uvicorn annotates that timeout as an int, and uses it as any asyncio timeout: a float works
