@@ -167,7 +167,8 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     add(
         "--verification-token",
         metavar="TOKEN",
-        help=f"OpenAI's token for --token; {_default('verification_tokens')}",
+        help=f"the token OpenAI issues for --token (until then the manifest carries a placeholder); "
+        f"{_default('verification_tokens')}",
     )
     add("--reload", action="store_true", help="restart when plugin/ changes (needs a fixed --port)")
     add("--log-level", choices=LOG_LEVELS, default="warning", help="how much uvicorn logs (default: warning)")

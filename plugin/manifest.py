@@ -13,6 +13,7 @@ it is checked against.
 
 from typing import Any
 
+from plugin.manifest_rules import VERIFICATION_TOKEN_PLACEHOLDER as PLACEHOLDER
 from plugin.manifest_rules import ApiSpec, Auth, NoAuth, PluginManifest, ServiceHttpAuth
 from plugin.settings import Settings
 
@@ -60,12 +61,14 @@ def description_for_model(max_symbols: int) -> str:
 
 # %% notebooks/01_manifest.ipynb 21
 def auth_for(settings: Settings) -> Auth:
-    """`service_http` with a bearer token when the service requires one (`settings.api_token`), else `none`."""
+    """`service_http` with a bearer token when the service requires one (`settings.api_token`), else `none`.
+
+    Until OpenAI has issued the verification token, the manifest carries a placeholder in its place.
+    """
     if settings.api_token is None:
         return NoAuth()
-    return ServiceHttpAuth(
-        authorization_type="bearer", verification_tokens=dict(settings.verification_tokens)
-    )
+    tokens = dict(settings.verification_tokens) or {"openai": PLACEHOLDER}
+    return ServiceHttpAuth(authorization_type="bearer", verification_tokens=tokens)
 
 
 # %% notebooks/01_manifest.ipynb 24

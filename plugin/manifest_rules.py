@@ -7,7 +7,7 @@
 ChatGPT refused, at install time, a manifest that broke one of OpenAI's rules. `PluginManifest` checks each rule
 as it is built, so a broken manifest fails on the developer's machine instead, with a message that names the field
 and the limit and a stable error `type` a program can test for. `deployment_problems` adds the rules that depend
-on where the plugin is served. `plugin.manifest` fills the model in from `Settings`.
+on where the plugin is served, and flags a verification token that is still `VERIFICATION_TOKEN_PLACEHOLDER`. `plugin.manifest` fills the model in from `Settings`.
 """
 
 import re
@@ -21,6 +21,7 @@ from pydantic_core import PydanticCustomError
 
 __all__ = [
     "LIMITS",
+    "VERIFICATION_TOKEN_PLACEHOLDER",
     "ApiSpec",
     "Auth",
     "NoAuth",
@@ -251,6 +252,14 @@ class PluginManifest(_Strict):
 
 
 # %% notebooks/deep_dives/01b_manifest_rules.ipynb 24
+#: What `verification_tokens` holds until OpenAI has issued the real token. The rules accept it (it is a
+#: non-empty token), so the manifest can be served and registered; `deployment_problems` flags it.
+VERIFICATION_TOKEN_PLACEHOLDER = (
+    "REPLACE-ME: the verification token ChatGPT shows once this plugin's API token is registered with OpenAI"
+)
+
+
+# %% notebooks/deep_dives/01b_manifest_rules.ipynb 27
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -260,22 +269,33 @@ def _root_domain(host: str) -> str:
     return ".".join(host.lower().rstrip(".").split(".")[-2:])
 
 
+def _placeholders(auth: NoAuth | UserHttpAuth | ServiceHttpAuth | OAuthAuth) -> list[str]:
+    tokens = auth.verification_tokens if isinstance(auth, ServiceHttpAuth | OAuthAuth) else {}
+    return [
+        f"auth.verification_tokens.{name} is still the placeholder: replace it with the token OpenAI issues "
+        "once this plugin's API token is registered"
+        for name, token in tokens.items()
+        if token == VERIFICATION_TOKEN_PLACEHOLDER
+    ]
+
+
 def deployment_problems(manifest: PluginManifest) -> list[str]:
     """What ChatGPT would still refuse when installing this manifest from where its `api.url` points.
 
     `PluginManifest` checks the rules every manifest obeys; these depend on the host. On localhost only
     `auth: none` was accepted. A public plugin needed HTTPS on port 443, with the spec, the legal page and the
-    contact address on one root domain. An empty list means nothing stands in the way.
+    contact address on one root domain. A verification token that is still the placeholder is flagged
+    everywhere. An empty list means nothing stands in the way.
     """
+    problems = _placeholders(manifest.auth)
     host = urlsplit(manifest.api.url).hostname or ""
     if host in _LOCAL_HOSTS or host.endswith(".localhost"):
         if manifest.auth.type != "none":
             kind = manifest.auth.type
-            return [
+            problems.append(
                 f"auth type {kind!r} needs a public HTTPS host; on localhost ChatGPT accepted 'none' only"
-            ]
-        return []
-    problems = []
+            )
+        return problems
     urls = {
         "api.url": manifest.api.url,
         "logo_url": manifest.logo_url,

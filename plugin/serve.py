@@ -7,7 +7,8 @@
 `serve` binds the socket before it builds the app, so that with port 0 the manifest already names the port the
 operating system chose. It sets logging up before anything else can, prints where it listens once it accepts
 connections (scripts wait for the line that starts with "Serving on"), and with `reload` serves a fresh
-process after every change in plugin/. Importing it loads only the standard library and the settings: uvicorn
+process after every change in plugin/. It logs, once at start-up, what would still keep the manifest from
+going public (`deployment_warnings`). Importing it loads only the standard library and the settings: uvicorn
 and the app load when serving.
 """
 
@@ -35,6 +36,7 @@ __all__ = [
     "ServeError",
     "announce",
     "app_from_env",
+    "deployment_warnings",
     "bind",
     "local_url",
     "reload_environment",
@@ -131,6 +133,21 @@ def announcing_server(
 
 
 # %% notebooks/deep_dives/07a_serve.ipynb 20
+def deployment_warnings(settings: Settings) -> list[str]:
+    """What ChatGPT would still refuse in the manifest `settings` serve: what `serve` logs once at start-up."""
+    from plugin.manifest import build_manifest
+    from plugin.manifest_rules import deployment_problems
+
+    return [f"before going public: {problem}" for problem in deployment_problems(build_manifest(settings))]
+
+
+def log_deployment_warnings(settings: Settings) -> None:
+    """Log each of `deployment_warnings` once, as a warning of the logger `plugin.serve`."""
+    for warning in deployment_warnings(settings):
+        logging.getLogger("plugin.serve").warning(warning)
+
+
+# %% notebooks/deep_dives/07a_serve.ipynb 23
 def serve(
     settings: Settings,
     *,
@@ -150,6 +167,7 @@ def serve(
         settings = replace(
             settings, port=sock.getsockname()[1]
         )  # the port the OS chose, before the app exists
+        log_deployment_warnings(settings)
         from plugin.service import create_service
 
         server = announcing_server(create_service(settings), options, on_started=lambda: announce(settings))
@@ -164,7 +182,7 @@ def serve(
     return 0
 
 
-# %% notebooks/deep_dives/07a_serve.ipynb 22
+# %% notebooks/deep_dives/07a_serve.ipynb 25
 def reload_environment(settings: Settings, port: int) -> dict[str, str]:
     """The environment variables that carry the command line's settings to the process the reloader starts."""
     values: dict[str, Any] = {
@@ -194,6 +212,8 @@ def _serve_with_reload(settings: Settings, port: int, options: dict[str, Any]) -
     import uvicorn
 
     os.environ.update(reload_environment(settings, port))
+    configure_logging(options["log_level"])
+    log_deployment_warnings(replace(settings, port=port))  # here, once: not in every restarted process
     announce(replace(settings, port=port), reload=True)
     try:
         uvicorn.run(

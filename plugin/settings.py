@@ -136,7 +136,8 @@ class Settings:
     api_token: str | None = field(default=None, repr=False)
     """When set, the operations and /mcp require `Authorization: Bearer <token>`; the manifest says so."""
     verification_tokens: dict[str, str] = field(default_factory=dict, repr=False)
-    """The tokens OpenAI issued when the API token was registered, e.g. {"openai": "..."}."""
+    """The tokens OpenAI issued when the API token was registered, e.g. {"openai": "..."}; until then none,
+    and the manifest carries a placeholder that says where to get them (GPT Actions and MCP need none)."""
     cache_dir: Path | None = None
     """Where yfinance keeps its small caches; None means the user's cache folder."""
 
@@ -192,12 +193,6 @@ def _validate(settings: "Settings") -> None:
     ):
         raise SettingsError("api_token", "a non-empty token, or None for no auth", settings.api_token)
     _check_tokens(settings.verification_tokens)
-    if settings.api_token is not None and not settings.verification_tokens:
-        raise SettingsError(
-            "verification_tokens",
-            'the token OpenAI issued for the API token (e.g. {"openai": "..."}) whenever api_token is set',
-            {},
-        )
     if settings.cache_dir is not None:
         object.__setattr__(settings, "cache_dir", Path(settings.cache_dir))
 

@@ -21,6 +21,7 @@ from plugin.manifest import (
 )
 from plugin.manifest_rules import (
     LIMITS,
+    VERIFICATION_TOKEN_PLACEHOLDER,
     ApiSpec,
     NoAuth,
     OAuthAuth,
@@ -501,6 +502,31 @@ def test_with_an_api_token_the_manifest_asks_for_it_as_a_service_bearer_token() 
     )
 
 
+def test_an_api_token_without_a_verification_token_serves_the_placeholder() -> None:
+    """OpenAI issued the verification token after the API token was registered: until then, a placeholder."""
+    auth = manifest_json(build_manifest(Settings(api_token="s3cret")))["auth"]
+    assert auth == {
+        "type": "service_http",
+        "authorization_type": "bearer",
+        "verification_tokens": {"openai": VERIFICATION_TOKEN_PLACEHOLDER},
+    }
+    assert "s3cret" not in json.dumps(auth)
+
+
+def test_the_placeholder_says_what_it_is_and_where_the_real_token_comes_from() -> None:
+    assert VERIFICATION_TOKEN_PLACEHOLDER.startswith("REPLACE-ME: ")
+    assert "verification token" in VERIFICATION_TOKEN_PLACEHOLDER
+    assert "registered with OpenAI" in VERIFICATION_TOKEN_PLACEHOLDER
+
+
+@pytest.mark.parametrize("variant", [SERVICE_AUTH, OAUTH], ids=["service_http", "oauth"])
+def test_the_rules_accept_the_placeholder(variant: dict[str, Any]) -> None:
+    auth = {**variant, "verification_tokens": {"openai": VERIFICATION_TOKEN_PLACEHOLDER}}
+    manifest = PluginManifest.model_validate(manifest_data(auth=auth))
+    assert isinstance(manifest.auth, ServiceHttpAuth | OAuthAuth)
+    assert manifest.auth.verification_tokens == {"openai": VERIFICATION_TOKEN_PLACEHOLDER}
+
+
 def test_build_manifest_fills_every_field_within_the_rules() -> None:
     manifest = build_manifest(Settings())
     assert manifest.schema_version == "v1"
@@ -587,6 +613,34 @@ def test_auth_on_localhost_is_a_deployment_problem() -> None:
     assert deployment_problems(build_manifest(settings)) == [
         "auth type 'service_http' needs a public HTTPS host; on localhost ChatGPT accepted 'none' only"
     ]
+
+
+PLACEHOLDER_PROBLEM = (
+    "auth.verification_tokens.openai is still the placeholder: replace it with the token OpenAI issues "
+    "once this plugin's API token is registered"
+)
+
+
+def test_the_placeholder_is_a_deployment_problem_on_localhost_too() -> None:
+    assert deployment_problems(build_manifest(Settings(api_token="s3cret"))) == [
+        PLACEHOLDER_PROBLEM,
+        "auth type 'service_http' needs a public HTTPS host; on localhost ChatGPT accepted 'none' only",
+    ]
+
+
+@pytest.mark.parametrize("variant", [SERVICE_AUTH, OAUTH], ids=["service_http", "oauth"])
+def test_the_placeholder_is_the_only_problem_of_a_public_plugin_done_right(variant: dict[str, Any]) -> None:
+    auth = {**variant, "verification_tokens": {"openai": VERIFICATION_TOKEN_PLACEHOLDER, "other": "real"}}
+    assert deployment_problems(PluginManifest.model_validate(manifest_data(auth=auth))) == [
+        PLACEHOLDER_PROBLEM
+    ]
+
+
+def test_a_public_plugin_with_its_real_verification_token_has_no_deployment_problems() -> None:
+    settings = Settings(
+        base_url="https://example.com", api_token="s3cret", verification_tokens={"openai": "f3a9c1"}
+    )
+    assert deployment_problems(build_manifest(settings)) == []
 
 
 def test_a_public_https_plugin_on_one_root_domain_has_no_deployment_problems() -> None:

@@ -120,11 +120,6 @@ def test_unset_or_empty_variables_keep_the_defaults() -> None:
             'verification_tokens (PLUGIN_VERIFICATION_TOKENS): expected a JSON object such as {"openai": "..."}, '
             "got 'openai=abc'",
         ),
-        (
-            {"PLUGIN_API_TOKEN": "s3cret"},
-            "verification_tokens (PLUGIN_VERIFICATION_TOKENS): expected the token OpenAI issued for the API token "
-            '(e.g. {"openai": "..."}) whenever api_token is set, got {}',
-        ),
     ],
 )
 def test_a_bad_value_names_the_setting_its_variable_and_what_is_allowed(environ: dict, message: str) -> None:
@@ -142,6 +137,14 @@ def test_values_are_checked_when_built_in_code_too() -> None:
         Settings(cors_origins="https://example.com")  # type: ignore[arg-type]
     with pytest.raises(SettingsError, match=r"^port .*got True"):
         Settings(port=True)
+
+
+def test_an_api_token_alone_is_a_valid_setting() -> None:
+    """OpenAI issued the verification token only after the API token was registered; GPT Actions and MCP need none."""
+    settings = Settings.from_env({"PLUGIN_API_TOKEN": "s3cret"})
+    assert settings.api_token == "s3cret"
+    assert settings.verification_tokens == {}
+    assert Settings(api_token="s3cret").verification_tokens == {}
 
 
 def test_the_repr_never_shows_the_token() -> None:
