@@ -256,6 +256,24 @@ def test_serve_with_reload_serves_the_app_from_the_environment_factory() -> None
     assert "s3cret-token" not in server.output
 
 
+def test_with_reload_the_placeholder_is_logged_once_not_in_each_restarted_process() -> None:
+    port = free_port()
+    with serve("--reload", "--port", str(port), "--source", "sample", "--token", "s3cret-token") as server:
+        headers = {"Authorization": "Bearer s3cret-token"}
+        deadline = time.monotonic() + DEADLINE
+        while True:  # the reloader's child process imports the app after the announcement
+            try:
+                answer = httpx.get(f"{server.url}/get_prices", params={"tickers": "AAPL"}, headers=headers)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, server.output
+                time.sleep(0.05)
+        assert answer.status_code == 200
+        auth = manifest(server.url)["auth"]
+    assert auth["verification_tokens"] == {"openai": VERIFICATION_TOKEN_PLACEHOLDER}
+    assert server.output.splitlines().count(PLACEHOLDER_LOGGED) == 1
+
+
 def test_reload_passes_the_flags_on_under_the_variables_of_settings() -> None:
     settings = Settings(
         source="sample", base_url="https://p.example.com", api_token="t", verification_tokens={"o": "v"}
