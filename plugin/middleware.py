@@ -8,7 +8,7 @@
 response through extra tasks and cut this service's throughput to about a third in its benchmark. A plain ASGI
 middleware only wraps `send`, so it costs a function call per message.
 
-Here: fixed security headers on every response, size limits on requests, an optional bearer token, and
+Here: fixed security headers on every response, size and time limits on requests, an optional bearer token, and
 Starlette's CORS middleware with its refusals in the API's JSON error format; `build_middleware` stacks them
 in their one right order, with every limit taken from `Settings`.
 """
@@ -16,6 +16,7 @@ in their one right order, with every limit taken from `Settings`.
 import hmac
 from collections.abc import Iterable, Mapping
 
+import anyio
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -23,6 +24,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plugin.errors import ApiError, ApiErrorCode, ErrorDetail, error_response
+from plugin.http_edges import HTTPEdgesMiddleware
 from plugin.settings import Settings
 
 __all__ = [
@@ -76,7 +78,7 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-# %% notebooks/deep_dives/03b_limits_and_middleware.ipynb 9
+# %% notebooks/deep_dives/03b_limits_and_middleware.ipynb 15
 def _refusal(code: ApiErrorCode, message: str, headers: Mapping[str, str] | None = None) -> Response:
     return error_response(ApiError(code=code, message=message), headers=headers)
 
@@ -91,6 +93,16 @@ def _too_large(limit: int, size: str) -> Response:
     return error_response(error, headers={"Connection": "close"})
 
 
+def _timed_out(deadline: float, received: int) -> Response:
+    message = (
+        f"The request body did not arrive within {deadline:g} seconds ({received:,} bytes came): send the "
+        "whole body, as long as its Content-Length says, at once."
+    )
+    detail = ErrorDetail(field="body", rule="deadline", message=message)
+    error = ApiError(code="request_timeout", message=message, details=[detail])
+    return error_response(error, headers={"Connection": "close"})
+
+
 def _uri_too_long(limit: int, length: int) -> Response:
     message = (
         f"The query string is {length:,} bytes; at most {limit:,} are accepted. Ask for fewer "
@@ -100,20 +112,22 @@ def _uri_too_long(limit: int, length: int) -> Response:
     return error_response(ApiError(code="uri_too_long", message=message, details=[detail]))
 
 
-# %% notebooks/deep_dives/03b_limits_and_middleware.ipynb 10
+# %% notebooks/deep_dives/03b_limits_and_middleware.ipynb 16
 class RequestLimitsMiddleware:
-    """Refuse an oversized request before the app reads it: a body over `max_body` bytes is a 413, a query
-    string over `max_query` bytes a 414, both with the API's JSON error body.
+    """Refuse an oversized request before the app reads it, and a body that does not come in time: a body over
+    `max_body` bytes is a 413, a query string over `max_query` bytes a 414, a body still incomplete `deadline`
+    seconds after the headers a 408, all with the API's JSON error body.
 
     A declared `Content-Length` is checked before a byte of the body is read (the server then never delivers
-    more than it declared). A body without one, sent in chunks, is read here up to the limit and handed to the
-    app only if it fits. A request without a body costs one look at its headers.
+    more than it declared). A body is then read here, whole, under the deadline, and handed to the app in one
+    message. A request without a body costs one look at its headers.
     """
 
-    def __init__(self, app: ASGIApp, *, max_body: int, max_query: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body: int, max_query: int, deadline: float) -> None:
         self.app = app
         self.max_body = max_body
         self.max_query = max_query
+        self.deadline = deadline
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -128,32 +142,33 @@ class RequestLimitsMiddleware:
                 length = value
             elif name == b"transfer-encoding":
                 chunked = True
-        if length is not None:
-            if not length.isdigit():
-                await _refusal("bad_request", "Content-Length must be a number of bytes.")(
-                    scope, receive, send
-                )
-            elif int(length) > self.max_body:
-                await _too_large(self.max_body, f"is {int(length):,} bytes")(scope, receive, send)
-            else:
-                await self.app(scope, receive, send)
-        elif chunked:
+        if length is not None and not length.isdigit():
+            await _refusal("bad_request", "Content-Length must be a number of bytes.")(scope, receive, send)
+        elif length is not None and int(length) > self.max_body:
+            await _too_large(self.max_body, f"is {int(length):,} bytes")(scope, receive, send)
+        elif chunked or (length is not None and int(length) > 0):
             await self._read_then_call(scope, receive, send)
         else:
             await self.app(scope, receive, send)
 
     async def _read_then_call(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Read a body of unknown length up to the limit, then give it to the app in one message."""
-        body, more = bytearray(), True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away while sending: there is nobody to answer
-            body += message.get("body", b"")
-            if len(body) > self.max_body:
-                await _too_large(self.max_body, "goes on past the limit")(scope, receive, send)
-                return
-            more = message.get("more_body", False)
+        """Read the body up to the limit and within the deadline, then give it to the app in one message."""
+        body, more, refusal = bytearray(), True, None
+        with anyio.move_on_after(self.deadline):
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # the client went away while sending: there is nobody to answer
+                body += message.get("body", b"")
+                if len(body) > self.max_body:
+                    refusal = _too_large(self.max_body, "goes on past the limit")
+                    break
+                more = message.get("more_body", False)
+        if refusal is None and more:
+            refusal = _timed_out(self.deadline, len(body))
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
         pending = [{"type": "http.request", "body": bytes(body), "more_body": False}]
 
         async def replay() -> Message:
@@ -162,7 +177,7 @@ class RequestLimitsMiddleware:
         await self.app(scope, replay, send)
 
 
-# %% notebooks/deep_dives/03b_limits_and_middleware.ipynb 12
+# %% notebooks/deep_dives/03b_limits_and_middleware.ipynb 18
 class BearerAuthMiddleware:
     """Let a request through only with `Authorization: Bearer <token>`, unless its path is `public`.
 
@@ -214,7 +229,7 @@ class BearerAuthMiddleware:
         return _refusal("unauthorized", message, headers={"WWW-Authenticate": challenge})
 
 
-# %% notebooks/deep_dives/03b_limits_and_middleware.ipynb 13
+# %% notebooks/deep_dives/03b_limits_and_middleware.ipynb 19
 _VARY_ORIGIN = (b"vary", b"Origin")
 
 
@@ -259,18 +274,19 @@ class PluginCORSMiddleware(CORSMiddleware):
         return _refusal("forbidden", message, headers=kept)
 
 
-# %% notebooks/deep_dives/03b_limits_and_middleware.ipynb 15
+# %% notebooks/deep_dives/03b_limits_and_middleware.ipynb 21
 def build_middleware(settings: Settings, *, public: Iterable[str]) -> list[Middleware]:
     """Every middleware the app runs, outermost first; all plain ASGI, every limit from `settings`.
 
-    The order matters: security headers go on every answer, refusals included; CORS answers a preflight before
-    anything asks it for a token, and puts its headers on a 401 or a 413 so a browser can read them; oversized
-    requests are refused before the token is looked at. The token check exists only when a token is set, and
+    The order matters: security headers go on every answer, refusals included; what HTTP itself forbids (a
+    missing or repeated Host, a trailing slash, a content coding) is refused next, before anything reads it;
+    CORS answers a preflight before anything asks it for a token, and puts its headers on a 401 or a 413 so a
+    browser can read them; oversized or slow bodies are refused before the token is looked at. The token check exists only when a token is set, and
     then guards every path but the `public` ones.
     """
-    limits = {"max_body": settings.max_body_bytes, "max_query": settings.max_query_bytes}
     middleware = [
         Middleware(SecurityHeadersMiddleware),
+        Middleware(HTTPEdgesMiddleware),
         Middleware(
             PluginCORSMiddleware,
             allow_origins=list(settings.allowed_origins),
@@ -278,7 +294,12 @@ def build_middleware(settings: Settings, *, public: Iterable[str]) -> list[Middl
             allow_headers=["*"],
             max_age=600,
         ),
-        Middleware(RequestLimitsMiddleware, **limits),
+        Middleware(
+            RequestLimitsMiddleware,
+            max_body=settings.max_body_bytes,
+            max_query=settings.max_query_bytes,
+            deadline=settings.request_deadline,
+        ),
     ]
     if settings.api_token is not None:
         middleware.append(Middleware(BearerAuthMiddleware, token=settings.api_token, public=public))

@@ -73,14 +73,7 @@ def test_without_a_base_url_links_are_localhost_on_the_port_the_request_reached(
         "evil.example:8000",
         "127.0.0.1.evil.example",
         "localhost.evil.example:8000",
-        "localhost@evil.example",
-        "evil.example#localhost",
-        "localhost:8000/evil",
-        "localhost:8000 evil.example",
-        "localhost:99999",
-        "localhost:0",
         "localhost:",
-        "[::1",
         "127.0.0.2:8000",
         "0.0.0.0:8000",
         "",
@@ -89,6 +82,25 @@ def test_without_a_base_url_links_are_localhost_on_the_port_the_request_reached(
 )
 def test_any_other_host_falls_back_to_the_default_and_is_never_echoed(app: FastAPI, host: str) -> None:
     assert links(TestClient(app), host) == expected_links("http://localhost:8000")
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "localhost@evil.example",
+        "evil.example#localhost",
+        "localhost:8000/evil",
+        "localhost:8000 evil.example",
+        "localhost:99999",
+        "localhost:0",
+        "[::1",
+    ],
+)
+def test_a_malformed_host_is_a_400_that_echoes_no_link(app: FastAPI, host: str) -> None:
+    answer = TestClient(app).get(MANIFEST, headers={"host": host})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "bad_request"
+    assert "api" not in answer.json()
 
 
 def test_a_configured_base_url_is_fixed_whatever_the_host() -> None:

@@ -201,7 +201,17 @@ CASES = [
         code="invalid_request",
         says="25",
     ),
-    post("NaN", b'{"tickers": [NaN]}', status=422, code="invalid_request", says="must be a string"),
+    post("NaN", b'{"tickers": [NaN]}', status=422, code="invalid_request", says="NaN is not a JSON number"),
+    post(
+        "NaN ignored", b'{"tickers": ["AAPL"], "x": NaN}', status=422, code="invalid_request", says="no NaN"
+    ),
+    post(
+        "5001 digits ignored",
+        b'{"tickers": ["AAPL"], "x": ' + b"9" * 5001 + b"}",
+        status=422,
+        code="invalid_request",
+        says="a number of 5,001 digits; at most 4,300 are accepted",
+    ),
     post(
         "unpaired surrogate", b'{"tickers": ["\\ud800"]}', status=422, code="invalid_request", says="Unicode"
     ),
@@ -242,7 +252,20 @@ CASES = [
         says="tickers[0]: must be a string",
     ),
     post("a boolean symbol", b'{"tickers": [true]}', status=422, code="invalid_request", says="got boolean"),
-    post("Infinity", b'{"tickers": [Infinity]}', status=422, code="invalid_request", says="got a number"),
+    post(
+        "Infinity",
+        b'{"tickers": [Infinity]}',
+        status=422,
+        code="invalid_request",
+        says="Infinity is not a JSON",
+    ),
+    post(
+        "-Infinity",
+        b'{"tickers": [-Infinity]}',
+        status=422,
+        code="invalid_request",
+        says="Infinity is not a JSON",
+    ),
     post(
         "invalid UTF-8 in the body",
         b'{"tickers": ["\xff\xfe"]}',

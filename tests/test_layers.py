@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("source_choice", "cache"),
     ("deadline",),
     ("pipeline",),
-    ("middleware", "plugin_files", "price_routes", "mcp", "mcp_http"),
+    ("http_edges", "middleware", "plugin_files", "price_routes", "mcp", "mcp_http"),
     ("app",),
     ("service",),
     ("serve",),
@@ -127,7 +127,13 @@ def test_imports_go_down_the_layers_only() -> None:
 
 
 def test_the_http_api_and_mcp_stand_side_by_side() -> None:
-    api = {"plugin.app", "plugin.middleware", "plugin.plugin_files", "plugin.price_routes"}
+    api = {
+        "plugin.app",
+        "plugin.http_edges",
+        "plugin.middleware",
+        "plugin.plugin_files",
+        "plugin.price_routes",
+    }
     mcp = {"plugin.mcp", "plugin.mcp_http"}
     assert not {(a, d) for a in api for d in GRAPH[a] if d in mcp}
     assert not {(m, d) for m in mcp for d in GRAPH[m] if d in api}

@@ -152,7 +152,9 @@ def _drive_limits(headers: list[tuple[bytes, bytes]], messages: list[dict]) -> l
 
     scope = {"type": "http", "method": "POST", "path": "/get_prices", "query_string": b"", "headers": headers}
     asyncio.run(
-        RequestLimitsMiddleware(app, max_body=MAX_BODY_BYTES, max_query=MAX_QUERY_BYTES)(scope, receive, send)
+        RequestLimitsMiddleware(app, max_body=MAX_BODY_BYTES, max_query=MAX_QUERY_BYTES, deadline=1.0)(
+            scope, receive, send
+        )
     )
     return sent
 
