@@ -15,6 +15,7 @@ from support import MCP_INITIALIZE
 
 import plugin.middleware
 from plugin.app import PUBLIC_PATHS, create_app
+from plugin.manifest_rules import VERIFICATION_TOKEN_PLACEHOLDER
 from plugin.service import create_service
 from plugin.settings import Settings
 
@@ -236,3 +237,20 @@ def test_an_endpoint_mounted_later_is_protected_without_being_listed() -> None:
         "/mcp", json=MCP_INITIALIZE, headers={**MCP_HEADERS, "Authorization": f"Bearer {TOKEN}"}
     )
     assert allowed.json() == {"mounted": True}
+
+
+def test_a_token_without_a_verification_token_guards_the_api_and_serves_the_placeholder() -> None:
+    """OpenAI issued the verification token only after the API token was registered: until then the service runs,
+    behind its token, and its manifest carries the placeholder that says where to get the real one."""
+    with TestClient(
+        create_service(Settings(source="sample", api_token=TOKEN)), base_url="http://localhost"
+    ) as client:
+        assert client.get("/.well-known/ai-plugin.json").json()["auth"] == {
+            "type": "service_http",
+            "authorization_type": "bearer",
+            "verification_tokens": {"openai": VERIFICATION_TOKEN_PLACEHOLDER},
+        }
+        assert_refused(client.get("/get_prices", params={"tickers": "AAPL"}), 'Bearer realm="api"')
+        authorized = {"Authorization": f"Bearer {TOKEN}"}
+        answer = client.get("/get_prices", params={"tickers": "AAPL"}, headers=authorized)
+        assert answer.json()["quotes"][0]["price"] == 169.595
