@@ -116,12 +116,19 @@ async def _call(
 
 # %% notebooks/06_beyond_plugins.ipynb 30
 def _server(max_symbols: int) -> "MCPServer":
-    """An `MCPServer` without tools yet, whose tools tell arguments that fail validation in one plain sentence."""
+    """An `MCPServer` without tools yet: a call to an unknown tool is a protocol error, and arguments that fail
+    validation are a tool error in one plain sentence."""
+    from mcp import MCPError
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+    from mcp.types import INVALID_PARAMS
 
     class PriceServer(MCPServer):
         async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+            if name not in (known := [tool.name for tool in await self.list_tools()]):
+                raise MCPError(
+                    INVALID_PARAMS, f"Unknown tool {name[:64]!r}: the tools are {', '.join(known)}."
+                )
             try:
                 return await super().call_tool(name, arguments, context)
             except ToolError as exc:

@@ -4,14 +4,13 @@
 # %% notebooks/deep_dives/06a_mcp_transport.ipynb 7
 """MCP over Streamable HTTP on the service's own FastAPI app: the `/mcp` route, built lazily, and its guards.
 
-`mount_mcp(app, build_server, base_url=...)` adds one route at `/mcp`. Its `StreamableHTTPEndpoint` builds the MCP
-server on the first request (the SDK takes about half a second to import, and most apps are never asked) and runs
-the SDK's session manager in a task of the app's lifespan (the SDK wants it entered and left in one task, once).
-It serves stateless JSON over POST, behind a DNS-rebinding guard told the public host, and refuses what it will
-not serve in the API's JSON error format, before anything is built. It knows nothing of prices: the server comes
-from `build_server` (`plugin.service` passes `create_mcp_server`).
+`mount_mcp(app, build_server, base_url=...)` adds one route at `/mcp`, whose endpoint builds the server on the
+first request (the SDK takes half a second to import) and runs the SDK's session manager in the app's lifespan.
+It serves stateless JSON over POST and refuses, before anything is built, a foreign Host or Origin (in the API's
+error format) and a body that is not one JSON-RPC 2.0 message or a protocol version not spoken (in JSON-RPC's).
 """
 
+import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -25,9 +24,9 @@ import anyio
 import anyio.to_thread
 from fastapi import FastAPI
 from starlette.datastructures import Headers
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from plugin.errors import ApiError, ErrorDetail, error_response
 
@@ -64,22 +63,17 @@ def _trusted(
 
 
 def _matches(value: str, patterns: Sequence[str]) -> bool:
-    """Whether a `Host` or `Origin` value is one of `patterns`, as the SDK matches them: `name:*` is any port."""
-    return any(
-        value == pattern or (pattern.endswith(":*") and value.startswith(pattern[:-1]))
-        for pattern in patterns
-    )
+    """Whether a `Host` or `Origin` value is one of `patterns`: `name:*` is `name` with any port, 1 to 65535."""
+    ports = [value[len(p) - 1 :] for p in patterns if p.endswith(":*") and value.startswith(p[:-1])]
+    return value in patterns or any(p.isascii() and p.isdigit() and 0 < int(p) <= 65535 for p in ports)
 
 
 # %% notebooks/deep_dives/06a_mcp_transport.ipynb 13
 def transport_security(
     base_url: str | None = None, *, allowed_hosts: Iterable[str] = (), allowed_origins: Iterable[str] = ()
 ) -> "TransportSecuritySettings":
-    """The DNS-rebinding guard of `/mcp`: the `Host` and `Origin` headers a request may carry.
-
-    Localhost is always trusted; pass the public base URL and its host (any port) and its origin join it.
-    `allowed_hosts` and `allowed_origins` add more (`host:*` patterns).
-    """
+    """The DNS-rebinding guard of `/mcp`, the `Host` and `Origin` values it lets through: localhost, the
+    public base URL's host (any port) and origin, and `allowed_hosts` and `allowed_origins` (`host:*` patterns)."""
     return _security(*_trusted(base_url, allowed_hosts, allowed_origins))
 
 
@@ -92,19 +86,26 @@ def _security(hosts: Sequence[str], origins: Sequence[str]) -> "TransportSecurit
 
 
 # %% notebooks/deep_dives/06a_mcp_transport.ipynb 15
+def _shown(value: str, limit: int = 64) -> str:
+    """`value` quoted, cut to `limit` characters: a refusal names what it refused, never as a wall of text."""
+    return repr(value if len(value) <= limit else value[: limit - 1] + "…")
+
+
 def _refuse_caller(headers: Headers, hosts: Sequence[str], origins: Sequence[str]) -> Response | None:
     """A 421 for a `Host` this server does not serve, a 403 for an `Origin` that may not call it; else None."""
-    host, origin = headers.get("host", ""), headers.get("origin")
-    if not _matches(host, hosts):
-        shown = f"Host header {host!r}" if host else "A request without a Host header"
+    given, origin = headers.getlist("host") or [""], headers.get("origin")
+    if len(given) > 1 or not _matches(given[0], hosts):
+        shown = f"Host header {_shown(given[0])}" if given[0] else "A request without a Host header"
+        shown = f"A request with {len(given)} Host headers" if len(given) > 1 else shown
         message = (
-            f"{shown} is not served here; allowed: {', '.join(hosts)} (name:* is any port). A public server "
-            "names its host in its base URL (PLUGIN_BASE_URL)."
+            f"{shown} is not served here; allowed: {', '.join(hosts)} (name:* is any port, 1 to 65535). "
+            "A public server names its host in its base URL (PLUGIN_BASE_URL)."
         )
         detail = ErrorDetail(field="Host", rule="allowed_hosts", message=message)
         return error_response(ApiError(code="misdirected_request", message=message, details=[detail]))
     if origin is not None and not _matches(origin, origins):
-        message = f"Origin header {origin!r} may not call this server; allowed: {', '.join(origins)} (name:* is any port)."
+        allowed = ", ".join(origins)
+        message = f"Origin header {_shown(origin)} may not call this server; allowed: {allowed} (name:* is any port, 1 to 65535)."
         detail = ErrorDetail(field="Origin", rule="allowed_origins", message=message)
         return error_response(ApiError(code="forbidden", message=message, details=[detail]))
     return None
@@ -140,9 +141,112 @@ def _refusal(scope: Scope, hosts: Sequence[str], origins: Sequence[str]) -> Resp
 
 
 # %% notebooks/deep_dives/06a_mcp_transport.ipynb 19
-_NOT_RUNNING = (
-    "The MCP endpoint is not running: start the app's lifespan first (uvicorn does; `with TestClient(app)`)."
-)
+#: JSON-RPC 2.0's own error codes (its section 5.1). MCP's, and the protocol versions, come from the SDK.
+PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS = -32700, -32600, -32602
+_EXAMPLE = 'one JSON-RPC message per POST, such as {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}'
+
+
+def _got(value: Any) -> str:
+    """A decoded JSON value as a message shows it: itself when short, else its kind."""
+    text = json.dumps(value)
+    kind = {"list": "an array", "dict": "an object"}.get(type(value).__name__, "a long value")
+    return text if len(text) <= 40 else kind
+
+
+def _is_id(value: Any) -> bool:
+    """A request id as MCP allows it: a string or an integer (JSON-RPC's null and fractions are not)."""
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _envelope_problem(message: Any) -> tuple[int, str] | None:
+    """Why a decoded body is not one JSON-RPC 2.0 message, as a code and one sentence; None if it is."""
+    if not isinstance(message, dict):
+        kind = "A batch (a JSON array)" if isinstance(message, list) else f"The body {_got(message)}"
+        return INVALID_REQUEST, f"{kind} is not a JSON-RPC message: send {_EXAMPLE}."
+    if message.get("jsonrpc") != "2.0":
+        got = _got(message["jsonrpc"]) if "jsonrpc" in message else "missing"
+        return INVALID_REQUEST, f'"jsonrpc" must be "2.0", the only version MCP speaks; it is {got}.'
+    if "id" in message and not _is_id(message["id"]):
+        return INVALID_REQUEST, f'"id" must be a string or an integer, not {_got(message["id"])}.'
+    if not isinstance(message.get("method", ""), str) or not {"method", "result", "error"} & message.keys():
+        got = _got(message["method"]) if "method" in message else "missing"
+        return INVALID_REQUEST, f'"method" must be a string such as "tools/list"; it is {got}.'
+    if message.get("params") is not None and not isinstance(message["params"], dict):
+        return INVALID_PARAMS, f'"params" must be an object of named values, not {_got(message["params"])}.'
+    return None
+
+
+# %% notebooks/deep_dives/06a_mcp_transport.ipynb 21
+def _rpc_error(code: int, message: str, request_id: Any = None, data: Any = None) -> Response:
+    """A JSON-RPC error answer, HTTP 400 as the SDK gives a message it cannot take."""
+    error = {"code": code, "message": message} | ({"data": data} if data is not None else {})
+    return JSONResponse({"jsonrpc": "2.0", "id": request_id, "error": error}, status_code=400)
+
+
+_WHY = {UnicodeDecodeError: "it is not UTF-8 text", RecursionError: "it nests too deeply"}
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _decode(body: bytes) -> tuple[Any, str | None]:
+    """The JSON value of `body`, or why it has none: bad syntax, bytes that are not UTF-8, NaN, deep nesting."""
+    try:
+        return json.loads(body.decode(), parse_constant=_not_json), None
+    except (
+        ValueError,
+        RecursionError,
+    ) as exc:  # syntax, not UTF-8, NaN, an integer too long to read, nesting
+        return None, _WHY.get(type(exc), str(exc).partition(";")[0].lower())
+
+
+def _rpc_refusal(body: bytes, version: str | None) -> Response | None:
+    """The JSON-RPC error for a body that is not one valid message, or a protocol version not spoken here."""
+    message, unparsable = _decode(body)
+    if unparsable is not None:
+        return _rpc_error(PARSE_ERROR, f"The body is not JSON ({unparsable}): send {_EXAMPLE}.")
+    request_id = message.get("id") if isinstance(message, dict) and _is_id(message.get("id")) else None
+    if (problem := _envelope_problem(message)) is not None:
+        return _rpc_error(*problem, request_id)
+    if version is None:
+        return None
+    from mcp_types.jsonrpc import UNSUPPORTED_PROTOCOL_VERSION
+    from mcp_types.version import SUPPORTED_PROTOCOL_VERSIONS
+
+    if version in SUPPORTED_PROTOCOL_VERSIONS:
+        return None
+    supported = list(SUPPORTED_PROTOCOL_VERSIONS)
+    text = f"MCP-Protocol-Version {_shown(version)} is not spoken here; it speaks {', '.join(supported)}."
+    data = {"supported": supported, "requested": version}
+    return _rpc_error(UNSUPPORTED_PROTOCOL_VERSION, text, request_id, data)
+
+
+# %% notebooks/deep_dives/06a_mcp_transport.ipynb 25
+async def _read_body(scope: Scope, receive: Receive) -> bytes | None:
+    """The whole request body; None, and one line in the log, when the client leaves before sending it all."""
+    chunks: list[bytes] = []
+    while (message := await receive())["type"] == "http.request":
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+    got, declared = sum(map(len, chunks)), Headers(scope=scope).get("content-length", "?")
+    logger.warning("POST %s: the client left after %d of %s body bytes", scope["path"], got, declared)
+    return None
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the SDK the body we read, then listens on (for the client leaving)."""
+    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
+# %% notebooks/deep_dives/06a_mcp_transport.ipynb 27
+_NOT_RUNNING = "The MCP endpoint is not running: start the app's lifespan, as uvicorn does."
 
 
 @dataclass(eq=False)
@@ -179,14 +283,20 @@ class _Run:
             self.manager = None
             self.ready.set()
 
-    def why_not(self, startup_timeout: float) -> str:
-        """Why this run cannot serve a request: it failed, or it did not start in time."""
+    async def manager_within(self, startup_timeout: float) -> "StreamableHTTPSessionManager | str":
+        """This run's manager, started if need be and awaited `startup_timeout` s at most; else why there is none."""
+        if self.manager is None and not self.ready.is_set():
+            self.needed.set()
+            with anyio.move_on_after(startup_timeout):
+                await self.ready.wait()
+        if self.manager is not None:
+            return self.manager
         if self.problem is not None:
             return self.problem
         return f"The MCP server did not start within {startup_timeout:g} s; try again shortly."
 
 
-# %% notebooks/deep_dives/06a_mcp_transport.ipynb 21
+# %% notebooks/deep_dives/06a_mcp_transport.ipynb 29
 class StreamableHTTPEndpoint:
     """The ASGI endpoint behind `/mcp`: it builds the MCP server on the first request and serves it while the app runs."""
 
@@ -239,20 +349,19 @@ class StreamableHTTPEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (refusal := _refusal(scope, self.allowed_hosts, self.allowed_origins)) is not None:
             return await refusal(scope, receive, send)
+        if (body := await _read_body(scope, receive)) is None:
+            return  # the client left: there is nobody to answer
+        if (rpc_error := _rpc_refusal(body, Headers(scope=scope).get("mcp-protocol-version"))) is not None:
+            return await rpc_error(scope, receive, send)
         run = self._run
-        if run is not None and run.manager is None and not run.ready.is_set():
-            run.needed.set()
-            with anyio.move_on_after(self.startup_timeout):
-                await run.ready.wait()
-        if run is None or run.manager is None:
-            message = _NOT_RUNNING if run is None else run.why_not(self.startup_timeout)
-            return await error_response(ApiError(code="upstream_unavailable", message=message))(
-                scope, receive, send
-            )
-        await run.manager.handle_request(scope, receive, send)
+        manager = _NOT_RUNNING if run is None else await run.manager_within(self.startup_timeout)
+        if isinstance(manager, str):
+            error = ApiError(code="upstream_unavailable", message=manager)
+            return await error_response(error)(scope, receive, send)
+        await manager.handle_request(scope, _replay(body, receive), send)
 
 
-# %% notebooks/deep_dives/06a_mcp_transport.ipynb 23
+# %% notebooks/deep_dives/06a_mcp_transport.ipynb 31
 def mount_mcp(
     app: FastAPI,
     build_server: Callable[[], "MCPServer"],
@@ -270,9 +379,8 @@ def mount_mcp(
     """
     if any(getattr(route, "path", None) == path for route in app.router.routes):
         raise ValueError(f"the app already has a route at {path}: mount MCP once, or at another path")
-    hosts, origins = _trusted(
-        base_url, allowed_hosts, ()
-    )  # a bad base_url fails now, not at the first request
+    # a bad base_url fails now, not at the first request
+    hosts, origins = _trusted(base_url, allowed_hosts, ())
     endpoint = StreamableHTTPEndpoint(
         build_server, allowed_hosts=hosts, allowed_origins=origins, startup_timeout=startup_timeout
     )

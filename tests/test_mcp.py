@@ -10,23 +10,27 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from mcp import Client, StdioServerParameters
+from mcp import Client, MCPError, StdioServerParameters
 from mcp.types import CallToolResult, Tool
 from support import MCP_INITIALIZE, BrokenSource, Clock, CountingSource
 
 import plugin.service
 from plugin.app import create_app
 from plugin.deadline import serving_source
+from plugin.errors import STATUS
 from plugin.lab.server import BackgroundServer
 from plugin.mcp import MAX_INSTRUCTIONS, create_mcp_server, instructions
 from plugin.mcp_http import mount_mcp, transport_security
@@ -528,6 +532,274 @@ def test_mounting_twice_is_an_error_and_the_route_stays_out_of_the_spec() -> Non
     with pytest.raises(ValueError, match="already has a route at /mcp"):
         mount_sample(app)
     assert "/mcp" not in app.openapi()["paths"]
+
+
+# -- protocol errors: JSON-RPC's codes, in one plain sentence each, over a real socket ----------------------------
+
+
+def rpc(url: str, body: Any, *, raw: bytes | None = None, **headers: str) -> httpx.Response:
+    """POST one body to `url`/mcp as a client would: JSON (or `raw` bytes), with the MCP headers and `headers`."""
+    content = raw if raw is not None else json.dumps(body).encode()
+    return httpx.post(f"{url}/mcp", headers={**MCP_HEADERS, **headers}, content=content)
+
+
+def rpc_error_of(answer: httpx.Response, code: int, request_id: Any = None) -> dict[str, Any]:
+    """The JSON-RPC error of `answer`, checked: HTTP 400, JSON-RPC 2.0, the id, and one plain line of text."""
+    assert answer.status_code == 400
+    assert answer.headers["content-type"] == "application/json"
+    body = answer.json()
+    assert (body["jsonrpc"], body["id"], body["error"]["code"]) == ("2.0", request_id, code)
+    message = body["error"]["message"]
+    assert "\n" not in message and "pydantic" not in message and "validation error" not in message.lower()
+    assert len(message) < 250
+    return body["error"]
+
+
+LIST_TOOLS = {"jsonrpc": "2.0", "id": 7, "method": "tools/list"}
+SEND_ONE = 'send one JSON-RPC message per POST, such as {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}.'
+
+
+def test_an_unknown_tool_is_json_rpc_error_32602_naming_the_tools(served: str) -> None:
+    """The MCP specification (Tools, Error handling): an unknown tool is a protocol error, not a tool result."""
+    call_ = {
+        "jsonrpc": "2.0",
+        "id": 3,
+        "method": "tools/call",
+        "params": {"name": "get_price", "arguments": {}},
+    }
+    answer = httpx.post(f"{served}/mcp", headers=MCP_HEADERS, json=call_)
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "jsonrpc": "2.0",
+        "id": 3,
+        "error": {
+            "code": -32602,
+            "message": "Unknown tool 'get_price': the tools are get_prices, get_fundamentals.",
+        },
+    }
+
+
+async def test_an_unknown_tool_raises_mcp_error_in_the_sdks_client() -> None:
+    async with Client(server_for()) as client:
+        with pytest.raises(MCPError) as raised:
+            await client.call_tool("nope", {"tickers": ["AAPL"]})
+    assert raised.value.code == -32602
+    assert "get_prices, get_fundamentals" in raised.value.message
+
+
+def test_invalid_arguments_stay_a_tool_result_with_is_error(served: str) -> None:
+    """Arguments the model got wrong are for the model to read and correct: a result, not a protocol error."""
+    call_ = {
+        "jsonrpc": "2.0",
+        "id": 4,
+        "method": "tools/call",
+        "params": {"name": "get_prices", "arguments": {"tickers": 5}},
+    }
+    answer = httpx.post(f"{served}/mcp", headers=MCP_HEADERS, json=call_)
+    assert answer.status_code == 200
+    result = answer.json()["result"]
+    assert result["isError"] is True
+    assert result["content"][0]["text"].startswith("tickers: must be an array, got a number")
+
+
+@pytest.mark.parametrize(
+    ("body", "request_id", "message"),
+    [
+        ([LIST_TOOLS], None, f"A batch (a JSON array) is not a JSON-RPC message: {SEND_ONE}"),
+        ([], None, f"A batch (a JSON array) is not a JSON-RPC message: {SEND_ONE}"),
+        ("tools/list", None, f'The body "tools/list" is not a JSON-RPC message: {SEND_ONE}'),
+        (
+            {**LIST_TOOLS, "jsonrpc": "1.0"},
+            7,
+            '"jsonrpc" must be "2.0", the only version MCP speaks; it is "1.0".',
+        ),
+        (
+            {"id": 7, "method": "tools/list"},
+            7,
+            '"jsonrpc" must be "2.0", the only version MCP speaks; it is missing.',
+        ),
+        ({**LIST_TOOLS, "id": {"n": 1}}, None, '"id" must be a string or an integer, not {"n": 1}.'),
+        ({**LIST_TOOLS, "id": None}, None, '"id" must be a string or an integer, not null.'),
+        ({**LIST_TOOLS, "id": 1.5}, None, '"id" must be a string or an integer, not 1.5.'),
+        ({**LIST_TOOLS, "id": True}, None, '"id" must be a string or an integer, not true.'),
+        ({"jsonrpc": "2.0", "id": 7}, 7, '"method" must be a string such as "tools/list"; it is missing.'),
+        ({**LIST_TOOLS, "method": 5}, 7, '"method" must be a string such as "tools/list"; it is 5.'),
+    ],
+    ids=[
+        "batch",
+        "empty-batch",
+        "string",
+        "jsonrpc-1.0",
+        "no-jsonrpc",
+        "object-id",
+        "null-id",
+        "fraction-id",
+        "boolean-id",
+        "no-method",
+        "number-method",
+    ],
+)
+def test_a_body_that_is_not_one_json_rpc_request_is_32600_in_one_sentence(
+    served: str, body: Any, request_id: Any, message: str
+) -> None:
+    error = rpc_error_of(rpc(served, body), -32600, request_id)
+    assert error["message"] == message
+
+
+def test_params_that_are_not_an_object_are_32602(served: str) -> None:
+    error = rpc_error_of(rpc(served, {**LIST_TOOLS, "params": [1]}), -32602, 7)
+    assert error["message"] == '"params" must be an object of named values, not [1].'
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        (
+            b'{"jsonrpc": "2.0",',
+            "expecting property name enclosed in double quotes: line 1 column 19 (char 18)",
+        ),
+        (b"", "expecting value: line 1 column 1 (char 0)"),
+        (b'{"jsonrpc": "2.0", "id": NaN, "method": "tools/list"}', "nan is not a json number"),
+        (b"\xff\xfe{}", "it is not UTF-8 text"),
+        (b"[" * 5_000 + b"]" * 5_000, "it nests too deeply"),
+    ],
+    ids=["truncated", "empty", "nan", "not-utf8", "deep"],
+)
+def test_a_body_that_is_not_json_is_32700_saying_why(served: str, raw: bytes, why: str) -> None:
+    error = rpc_error_of(rpc(served, None, raw=raw), -32700)
+    assert error["message"] == f"The body is not JSON ({why}): {SEND_ONE}"
+
+
+def test_an_id_given_as_an_object_is_answered_not_accepted_silently(served: str) -> None:
+    """The SDK took it for a notification: 202 and no answer, so the client waited for ever."""
+    answer = rpc(served, {**MCP_INITIALIZE, "id": {"n": 1}})
+    assert answer.status_code != 202
+    rpc_error_of(answer, -32600)
+
+
+def test_an_unsupported_protocol_version_is_32022_naming_the_supported_ones(served: str) -> None:
+    from mcp_types.version import SUPPORTED_PROTOCOL_VERSIONS
+
+    answer = rpc(served, LIST_TOOLS, **{"MCP-Protocol-Version": "1999-01-01"})
+    error = rpc_error_of(answer, -32022, 7)
+    supported = list(SUPPORTED_PROTOCOL_VERSIONS)
+    assert error["data"] == {"supported": supported, "requested": "1999-01-01"}
+    assert error["message"] == (
+        f"MCP-Protocol-Version '1999-01-01' is not spoken here; it speaks {', '.join(supported)}."
+    )
+    assert "_meta" not in error["message"]
+    for version in ("2025-06-18", "2025-11-25"):  # a version it speaks is served
+        assert rpc(served, LIST_TOOLS, **{"MCP-Protocol-Version": version}).status_code == 200
+
+
+def test_a_valid_request_and_a_clients_response_still_pass(served: str) -> None:
+    assert rpc(served, {**LIST_TOOLS, "id": "seven"}).json()["id"] == "seven"
+    assert (
+        rpc(served, {"jsonrpc": "2.0", "id": 9, "result": {}}).status_code == 202
+    )  # a response: nothing to answer
+
+
+def test_a_refused_message_builds_nothing(builds: CountedBuilds) -> None:
+    app = app_with_mcp(Settings(source="sample"))
+    with TestClient(app, base_url=LOCAL) as client:
+        assert client.post("/mcp", headers=MCP_HEADERS, json=[LIST_TOOLS]).status_code == 400
+        assert client.post("/mcp", headers=MCP_HEADERS, content=b"{").status_code == 400
+    assert (app.state.mcp.built, builds.calls) == (False, 0)
+
+
+# -- Host on /mcp: one, with a real port, and one this server serves -----------------------------------------------
+
+
+def raw_request(url: str, head: str, body: bytes = b"", *, close: bool = True) -> bytes:
+    """Send `head` (request line and headers, without the blank line) and `body` on a raw socket; read the answer."""
+    host, port = urlsplit(url).hostname, urlsplit(url).port
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n\r\n" + body)
+        if not close:
+            return b""
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def status_and_json(answer: bytes) -> tuple[int, dict[str, Any]]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+def mcp_head(*hosts: str, length: int) -> str:
+    lines = ["POST /mcp HTTP/1.1", *(f"Host: {host}" for host in hosts)]
+    lines += ["Content-Type: application/json", "Accept: application/json, text/event-stream"]
+    return "\n".join([*lines, f"Content-Length: {length}", "Connection: close"])
+
+
+INITIALIZE_BYTES = json.dumps(MCP_INITIALIZE).encode()
+
+
+@pytest.fixture
+def bare() -> Iterator[str]:
+    """`mount_mcp` on a bare FastAPI app, with none of the service's middleware: the guard on its own."""
+    app = FastAPI()
+    mount_sample(app)
+    with BackgroundServer(app, name="test-mcp-bare") as server:
+        yield server.url
+
+
+def test_a_foreign_host_is_421_misdirected_request_from_the_one_table(served: str, bare: str) -> None:
+    for url in (served, bare):
+        status, body = status_and_json(
+            raw_request(url, mcp_head("evil.example", length=len(INITIALIZE_BYTES)), INITIALIZE_BYTES)
+        )
+        assert (status, body["error"]["code"]) == (421, "misdirected_request")
+        assert STATUS["misdirected_request"] == 421
+
+
+# -- a client that leaves mid-request ----------------------------------------------------------------------------
+
+
+def records_while(action: Callable[[], None], *, wait_for: str | None = None) -> list[logging.LogRecord]:
+    """The log records (any logger, any level) emitted while `action` runs, and until one says `wait_for`."""
+    recorded = Recorded()
+    loggers = [logging.getLogger(), logging.getLogger("uvicorn.error")]
+    for each in loggers:
+        each.addHandler(recorded)
+    try:
+        action()
+        deadline = time.monotonic() + (10 if wait_for else 0.5)
+        while time.monotonic() < deadline and not (
+            wait_for and any(wait_for in record.getMessage() for record in recorded.records)
+        ):
+            time.sleep(0.02)
+    finally:
+        for each in loggers:
+            each.removeHandler(recorded)
+    return list({id(record): record for record in recorded.records}.values())
+
+
+def leave_mid_body(url: str) -> None:
+    """Declare the whole initialize message, send 10 bytes of it, and close the connection."""
+    raw_request(url, mcp_head("localhost", length=len(INITIALIZE_BYTES)), INITIALIZE_BYTES[:10], close=False)
+
+
+def test_a_client_leaving_mid_body_logs_one_line_without_a_traceback(served: str, bare: str) -> None:
+    # mount_mcp alone: the endpoint reads the body, and says in one line that the client left
+    records = records_while(lambda: leave_mid_body(bare), wait_for="the client left")
+    lines = [
+        record
+        for record in records
+        if record.levelno >= logging.INFO and record.name.startswith(("plugin", "mcp"))
+    ]
+    assert [(record.levelname, record.getMessage()) for record in lines] == [
+        ("WARNING", f"POST /mcp: the client left after 10 of {len(INITIALIZE_BYTES)} body bytes")
+    ]
+    # the whole service: its request limits read the body first; whoever notices, nothing logs an error or traceback
+    records = records_while(lambda: leave_mid_body(served))
+    assert [
+        record.getMessage() for record in records if record.levelno >= logging.ERROR or record.exc_info
+    ] == []
+    assert len([record for record in records if record.levelno >= logging.WARNING]) <= 1
+    assert httpx.post(f"{served}/mcp", headers=MCP_HEADERS, json=MCP_INITIALIZE).status_code == 200
 
 
 # -- the lazy mount: the SDK is imported, and the server built, by the first request to /mcp -------------------
