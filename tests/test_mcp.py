@@ -746,6 +746,26 @@ def bare() -> Iterator[str]:
         yield server.url
 
 
+@pytest.mark.parametrize(
+    "hosts",
+    [("localhost", "evil.example"), ("evil.example", "localhost"), ("localhost:99999",), ("localhost:0",)],
+    ids=["second-is-foreign", "first-is-foreign", "port-99999", "port-0"],
+)
+def test_two_hosts_or_a_port_that_is_no_port_are_a_400_on_the_service_and_never_served(
+    served: str, bare: str, hosts: tuple[str, ...]
+) -> None:
+    """The service refuses them as malformed HTTP (400, like every path); `mount_mcp` alone does not serve them."""
+    status, body = status_and_json(
+        raw_request(served, mcp_head(*hosts, length=len(INITIALIZE_BYTES)), INITIALIZE_BYTES)
+    )
+    assert (status, body["error"]["code"]) == (400, "bad_request")
+    assert STATUS["bad_request"] == 400
+    status, body = status_and_json(
+        raw_request(bare, mcp_head(*hosts, length=len(INITIALIZE_BYTES)), INITIALIZE_BYTES)
+    )
+    assert (status, body["error"]["code"]) == (STATUS["misdirected_request"], "misdirected_request")
+
+
 def test_a_foreign_host_is_421_misdirected_request_from_the_one_table(served: str, bare: str) -> None:
     for url in (served, bare):
         status, body = status_and_json(
@@ -753,6 +773,16 @@ def test_a_foreign_host_is_421_misdirected_request_from_the_one_table(served: st
         )
         assert (status, body["error"]["code"]) == (421, "misdirected_request")
         assert STATUS["misdirected_request"] == 421
+
+
+@pytest.mark.parametrize("host", ["evil.example", "localhost"])
+def test_mcp_with_a_trailing_slash_does_not_skip_the_host_check(served: str, host: str) -> None:
+    """`/mcp/` is not served, whatever the Host, and no answer sends the client to a host it named."""
+    answer = httpx.post(f"{served}/mcp/", headers={**MCP_HEADERS, "Host": host}, json=MCP_INITIALIZE)
+    assert 400 <= answer.status_code < 500
+    assert "location" not in answer.headers
+    assert answer.headers["content-type"] == "application/json"
+    assert "result" not in answer.json()
 
 
 # -- a client that leaves mid-request ----------------------------------------------------------------------------
