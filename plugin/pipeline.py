@@ -2,7 +2,7 @@
 # Edit the notebook, then run `make export`.
 
 # %% notebooks/03_api.ipynb 10
-"""The one request pipeline: plan the symbols, ask the source, assemble one answer per requested symbol.
+"""The one request pipeline: plan the symbols, ask the source, assemble one entry per distinct symbol.
 
 The REST routes, the MCP tools, the command line's `quote` and the client all answer through `Pipeline` or with
 its models, so one situation gets one answer everywhere: an upstream that hangs after a cache entry expired gets
@@ -36,21 +36,28 @@ __all__ = [
 
 # %% notebooks/03_api.ipynb 11
 class PricesResponse(BaseModel):
-    """The answer of getPrices and postPrices: every requested symbol in `quotes` or in `errors`."""
+    """The answer of getPrices and postPrices: each distinct symbol once, in `quotes` or in `errors`.
+
+    Repeats and spellings of one symbol (`AAPL,aapl,AAPL`) are answered once, in order of first appearance.
+    """
 
     quotes: list[Quote] = Field(
-        description="The symbols that have a price, in the order they were asked for."
+        description="The symbols that have a price, each once, in order of first appearance."
     )
     errors: list[QuoteError] = Field(
-        description="The symbols that have none (invalid, unknown, or the source is down), in request order."
+        description="The symbols that have none (invalid, unknown, or the source is down), each once, in order."
     )
 
 
 class FundamentalsResponse(BaseModel):
-    """The answer of getFundamentals: every requested symbol in `fundamentals` or in `errors`."""
+    """The answer of getFundamentals: each distinct symbol once, in `fundamentals` or in `errors`."""
 
-    fundamentals: list[Fundamentals] = Field(description="The symbols that have figures, in request order.")
-    errors: list[QuoteError] = Field(description="The symbols that have none, in request order.")
+    fundamentals: list[Fundamentals] = Field(
+        description="The symbols that have figures, each once, in order of first appearance."
+    )
+    errors: list[QuoteError] = Field(
+        description="The symbols that have none, each once, in order of first appearance."
+    )
 
 
 class SymbolCountError(ValueError):
@@ -181,14 +188,14 @@ class Pipeline:
         self.source = source if source is not None else serving_source(settings)
 
     async def prices(self, tickers: Sequence[str]) -> PricesResponse:
-        """Every input of `tickers` once, in `quotes` or in `errors`, in request order."""
+        """Each distinct symbol of `tickers` once, in `quotes` or in `errors`, in order of first appearance."""
         plan = plan_symbols(tickers, self.settings.max_symbols)
         results, missing = await _ask(self.source.name, self.source.get_quotes, plan.symbols)
         quotes, errors = assemble(plan.entries, results, missing)
         return PricesResponse.model_construct(quotes=quotes, errors=errors)
 
     async def fundamentals(self, tickers: Sequence[str]) -> FundamentalsResponse:
-        """Every input of `tickers` once, in `fundamentals` or in `errors`, in request order."""
+        """Each distinct symbol of `tickers` once, in `fundamentals` or `errors`, in order of first appearance."""
         plan = plan_symbols(tickers, self.settings.max_symbols)
         results, missing = await _ask(self.source.name, self.source.get_fundamentals, plan.symbols)
         found, errors = assemble(plan.entries, results, missing)

@@ -4,9 +4,10 @@
 # %% notebooks/03_api.ipynb 26
 """The operations the model calls: getPrices, postPrices and getFundamentals, answered by the `Pipeline`.
 
-A price answer is `{"quotes": [...], "errors": [...]}`, one entry per requested symbol in request order; a symbol
-that cannot be priced is an entry in `errors`, never a failed request. A malformed request is a 422, an upstream
-that can serve nothing at all a 503 with `Retry-After`, and every error has the body of `ErrorResponse`.
+A price answer is `{"quotes": [...], "errors": [...]}`, one entry per distinct symbol in order of first appearance
+(repeats and spellings of one symbol answered once); a symbol that cannot be priced is an entry in `errors`,
+never a failed request. A malformed request is a 422, an upstream that can serve nothing at all a 503 with
+`Retry-After`, and every error has the body of `ErrorResponse`.
 """
 
 from collections.abc import Sequence
@@ -15,7 +16,15 @@ from typing import Annotated, Any
 from fastapi import Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import BaseModel, Field, StringConstraints, TypeAdapter, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 
 from plugin.errors import ApiError, ErrorDetail, documented_responses, error_response
 from plugin.pipeline import FundamentalsResponse, Pipeline, PricesResponse
@@ -26,10 +35,23 @@ from plugin.strict_json import StrictJSONRoute
 
 __all__ = ["PriceAnswers", "add_price_routes"]
 
-Symbol = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-
 
 # %% notebooks/03_api.ipynb 27
+#: The whitespace around a symbol that is ignored: ASCII's, which every regex dialect's `\s` agrees on.
+_SPACE = " \t\n\v\f\r"
+#: A character of a symbol, as the spec's patterns say it (`\S` differs between Python and JavaScript).
+_SOLID = r"[^ \t\n\v\f\r]"
+
+
+def _strip(value: Any) -> Any:
+    return value.strip(_SPACE) if isinstance(value, str) else value
+
+
+#: A symbol as sent: a string with more than whitespace in it (what it is, chapter 02's rules decide).
+Symbol = Annotated[str, StringConstraints(min_length=1, pattern=_SOLID), BeforeValidator(_strip)]
+
+
+# %% notebooks/03_api.ipynb 29
 def _ticker_rules(max_symbols: int) -> Any:
     """The request-level rules for `tickers`, as one type: 1 to `max_symbols` strings, none empty."""
     return Annotated[
@@ -43,6 +65,12 @@ def _ticker_rules(max_symbols: int) -> Any:
     ]
 
 
+def _query_schema(max_symbols: int) -> dict[str, str]:
+    """The spec's pattern for `?tickers=`: 1 to `max_symbols` comma-separated items, each with a symbol in it."""
+    item = r"[ \t\n\v\f\r]*[^, \t\n\v\f\r][^,]*"  # spaces, then a character of a symbol, to the next comma
+    return {"pattern": f"^{item}(?:,{item}){{0,{max_symbols - 1}}}$"}
+
+
 class _TickersBody(BaseModel):
     """What postPrices reads from its body; each app adds the limit on `tickers` from `Settings.max_symbols`."""
 
@@ -53,13 +81,13 @@ def _from_query(rules: TypeAdapter[list[str]], values: Sequence[str]) -> list[st
     """The symbols of `?tickers=A,B` (repeated parameters joined), checked by the body's rules."""
     joined = ",".join(values)
     try:
-        return rules.validate_python(joined.split(",") if joined.strip() else [])
+        return rules.validate_python(joined.split(",") if joined.strip(_SPACE) else [])
     except ValidationError as exc:
         errors = [{**e, "loc": ("query", "tickers", *e["loc"])} for e in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from None
 
 
-# %% notebooks/03_api.ipynb 29
+# %% notebooks/03_api.ipynb 31
 class PriceAnswers:
     """The one way every operation answers: the pipeline's answer as JSON, or a 503 when nothing was served.
 
@@ -89,7 +117,7 @@ class PriceAnswers:
         return Response(body, media_type="application/json")
 
 
-# %% notebooks/03_api.ipynb 30
+# %% notebooks/03_api.ipynb 32
 def _unavailable(message: str, errors: Sequence[QuoteError], retry_after: int) -> Response:
     """The 503 for a request that got nothing because the upstream failed or rate-limited us."""
     details = [ErrorDetail(field="tickers", rule=error.code, message=error.message) for error in errors]
@@ -97,39 +125,51 @@ def _unavailable(message: str, errors: Sequence[QuoteError], retry_after: int) -
     return error_response(error, headers={"Retry-After": str(retry_after)})
 
 
+def _responses(settings: Settings, model: type[BaseModel], what: str, *, body: bool = False) -> Any:
+    """The statuses an operation documents (03a), the 200 saying that a repeated symbol is answered once."""
+    responses = documented_responses(settings, model, what, body=body)
+    once = f"Each distinct symbol once, in {what} or errors, in order of first appearance."
+    return {**responses, 200: {**responses[200], "description": once}}
+
+
 def _query_help(limit: int) -> str:
     return f"Comma-separated Yahoo Finance symbols, 1 to {limit}: AAPL (stock), BTC-USD (crypto), ^GSPC, EURUSD=X."
 
 
-# %% notebooks/03_api.ipynb 32
+# %% notebooks/03_api.ipynb 34
 def _add_get_prices(app: FastAPI, settings: Settings, answers: PriceAnswers) -> None:
     """getPrices: `GET /get_prices?tickers=AAPL,BTC-USD`, the form a model writes most reliably."""
     limit, rules = settings.max_symbols, TypeAdapter(_ticker_rules(settings.max_symbols))
+    pattern = _query_schema(limit)
 
     @app.get(
         "/get_prices",
         operation_id="getPrices",
         summary="Latest prices for stocks, ETFs, indices, currencies and crypto",
         description=(
-            "Latest price, change since the previous close, currency, exchange and quote time for "
-            f"1 to {limit} Yahoo Finance symbols. Symbols that cannot be priced are listed in errors."
+            f"Latest price, change since the previous close, currency and quote time for 1 to {limit} Yahoo "
+            "Finance symbols, each distinct one answered once; those that cannot be priced are in errors."
         ),
         response_model=PricesResponse,
-        responses=documented_responses(settings, PricesResponse, "quotes"),
+        responses=_responses(settings, PricesResponse, "quotes"),
+        tags=["prices"],
         openapi_extra={"x-openai-isConsequential": False},
     )
     async def get_prices(
         request: Request,
-        tickers: Annotated[str, Query(description=_query_help(limit), examples=["AAPL,BTC-USD"])],
+        tickers: Annotated[
+            str, Query(description=_query_help(limit), examples=["AAPL,BTC-USD"], json_schema_extra=pattern)
+        ],
     ) -> Response:
         # `tickers` documents the parameter; getlist also collects a repeated ?tickers=A&tickers=B.
         return await answers.prices(_from_query(rules, request.query_params.getlist("tickers")))
 
 
-# %% notebooks/03_api.ipynb 33
+# %% notebooks/03_api.ipynb 35
 def _add_get_fundamentals(app: FastAPI, settings: Settings, answers: PriceAnswers) -> None:
     """getFundamentals: `GET /get_fundamentals?tickers=AAPL`, the same shape with `fundamentals` for `quotes`."""
     limit, rules = settings.max_symbols, TypeAdapter(_ticker_rules(settings.max_symbols))
+    pattern = _query_schema(limit)
 
     @app.get(
         "/get_fundamentals",
@@ -137,22 +177,29 @@ def _add_get_fundamentals(app: FastAPI, settings: Settings, answers: PriceAnswer
         summary="Valuation figures: P/E, market cap, 52-week range, dividend yield",
         description=(
             "Trailing and forward P/E, market cap, 52-week low and high, and dividend yield (a fraction: "
-            f"0.005 is 0.5%) for 1 to {limit} Yahoo Finance symbols. Symbols without figures are in errors."
+            f"0.005 is 0.5%) for 1 to {limit} symbols, each distinct one once; those without figures are in errors."
         ),
         response_model=FundamentalsResponse,
-        responses=documented_responses(settings, FundamentalsResponse, "fundamentals"),
+        responses=_responses(settings, FundamentalsResponse, "fundamentals"),
+        tags=["fundamentals"],
         openapi_extra={"x-openai-isConsequential": False},
     )
     async def get_fundamentals(
         request: Request,
-        tickers: Annotated[str, Query(description=_query_help(limit), examples=["AAPL,MSFT"])],
+        tickers: Annotated[
+            str, Query(description=_query_help(limit), examples=["AAPL,MSFT"], json_schema_extra=pattern)
+        ],
     ) -> Response:
         return await answers.fundamentals(_from_query(rules, request.query_params.getlist("tickers")))
 
 
-# %% notebooks/03_api.ipynb 35
+# %% notebooks/03_api.ipynb 37
 def _post_prices_handler(settings: Settings, answers: PriceAnswers) -> Any:
-    """postPrices: the symbols in a JSON body, or (the 2023 form) in the query string; never both."""
+    """postPrices: the symbols in a JSON body, or (the 2023 form) in the query string; never both.
+
+    The spec documents the body alone, as required and never null: the query form is kept for 2023 clients
+    (the description says so), and a spec cannot say "one of the two", so it must not allow "neither".
+    """
     limit, rules = settings.max_symbols, TypeAdapter(_ticker_rules(settings.max_symbols))
     Tickers = _ticker_rules(limit)
     PricesRequest = create_model(
@@ -161,10 +208,8 @@ def _post_prices_handler(settings: Settings, answers: PriceAnswers) -> Any:
 
     async def post_prices(
         request: Request,
-        body: Annotated[PricesRequest | None, Body(description="The symbols to price.")] = None,
-        tickers: Annotated[
-            str | None, Query(description="The 2023 form: " + _query_help(limit), deprecated=True)
-        ] = None,
+        body: Annotated[PricesRequest, Body(description="The symbols to price.")] = None,  # type: ignore[assignment]
+        tickers: Annotated[str | None, Query(include_in_schema=False)] = None,
     ) -> Response:
         in_query = request.query_params.getlist("tickers")
         if body is not None and in_query:
@@ -178,7 +223,7 @@ def _post_prices_handler(settings: Settings, answers: PriceAnswers) -> Any:
     return post_prices
 
 
-# %% notebooks/03_api.ipynb 36
+# %% notebooks/03_api.ipynb 38
 def add_price_routes(app: FastAPI, settings: Settings, pipeline: Pipeline) -> None:
     """Add getPrices, postPrices and getFundamentals, answering through `pipeline`."""
     answers = PriceAnswers(pipeline)
@@ -192,10 +237,11 @@ def add_price_routes(app: FastAPI, settings: Settings, pipeline: Pipeline) -> No
         summary="Latest prices, for symbols sent in a JSON body",
         description=(
             'The same answer as getPrices, for {"tickers": ["AAPL", "BTC-USD"]}. The 2023 form, tickers '
-            "in the query string, is still accepted; give one or the other."
+            "in the query string and no body, is still accepted; give one or the other."
         ),
         response_model=PricesResponse,
-        responses=documented_responses(settings, PricesResponse, "quotes", body=True),
-        openapi_extra={"x-openai-isConsequential": False},
+        responses=_responses(settings, PricesResponse, "quotes", body=True),
+        tags=["prices"],
+        openapi_extra={"x-openai-isConsequential": False, "requestBody": {"required": True}},
     )
     _add_get_fundamentals(app, settings, answers)

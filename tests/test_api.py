@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
 import yaml
 from fastapi.testclient import TestClient
 from starlette.middleware.base import BaseHTTPMiddleware
+from support import serve
 
 from plugin.app import create_app
 from plugin.cache import CachedSource
@@ -483,3 +485,63 @@ def test_a_repeated_request_reuses_its_rendered_answer_until_the_cache_refreshes
     now[0] = 100.0  # past the TTL: the cache fetches new Quote objects, so the answer is rendered again
     assert client.get("/get_prices?tickers=AAPL,BTC-USD").content == first
     assert len(renders) == 2
+
+
+# -- HEAD answers like GET, without a body (RFC 9110 section 9.3.2), over a real socket ----------------------
+
+HEAD_PATHS = [
+    "/get_prices?tickers=AAPL",
+    "/get_fundamentals?tickers=AAPL",
+    "/get_prices",  # a refusal too: the same 422, its headers, no body
+    "/.well-known/ai-plugin.json",
+    "/openapi.yaml",
+    "/openapi.json",
+    "/logo.png",
+    "/legal",
+    "/docs",
+]
+
+
+def raw_exchange(port: int, method: str, target: str, token: str | None = None) -> tuple[str, dict, bytes]:
+    """One request on its own connection, read to the end: (status line, headers but Date, every byte after)."""
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    request = f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}Connection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(request.encode())
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    head, _, rest = received.partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines)
+    headers.pop("date", None)
+    return status, headers, rest
+
+
+@pytest.fixture(scope="module", params=[None, "head-token"], ids=["no token", "token"])
+def served(request: pytest.FixtureRequest) -> Iterator[tuple[int, str | None]]:
+    token = request.param
+    flags = ("--token", token, "--verification-token", "openai=issued") if token else ()
+    with serve("--source", "sample", "--port", "0", *flags) as server:
+        yield int(server.url.rsplit(":", 1)[1]), token
+
+
+@pytest.mark.parametrize("target", HEAD_PATHS)
+def test_head_answers_like_get_without_a_body(served: tuple[int, str | None], target: str) -> None:
+    port, token = served
+    get_status, get_headers, body = raw_exchange(port, "GET", target, token)
+    head_status, head_headers, nothing = raw_exchange(port, "HEAD", target, token)
+    assert head_status == get_status and get_status.split()[1] in ("200", "422")
+    assert head_headers == get_headers
+    assert int(head_headers["content-length"]) == len(body) > 0
+    assert nothing == b""
+
+
+def test_head_without_the_token_is_refused_like_get(served: tuple[int, str | None]) -> None:
+    port, token = served
+    if token is None:
+        pytest.skip("no token set: nothing to refuse")
+    get_status, get_headers, _ = raw_exchange(port, "GET", "/get_prices?tickers=AAPL")
+    head_status, head_headers, nothing = raw_exchange(port, "HEAD", "/get_prices?tickers=AAPL")
+    assert (head_status, head_headers, nothing) == (get_status, get_headers, b"")
+    assert get_status.split()[1] == "401"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 from fastapi import FastAPI
@@ -86,14 +88,14 @@ def test_responses_are_typed_with_the_models(spec: dict) -> None:
 
 def test_the_post_body_and_the_query_parameter_are_typed(spec: dict) -> None:
     post = operations(spec)[("post", "/get_prices")]
-    body_schema = post["requestBody"]["content"]["application/json"]["schema"]
+    body = post["requestBody"]
     request = spec["components"]["schemas"]["PricesRequest"]
-    assert body_schema == {"$ref": "#/components/schemas/PricesRequest"} or body_schema["anyOf"][0] == {
-        "$ref": "#/components/schemas/PricesRequest"
-    }
+    assert body["required"] is True, "no body, or a null one, is refused: the spec must not allow it"
+    assert body["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/PricesRequest"
+    assert "anyOf" not in body["content"]["application/json"]["schema"]
     tickers = request["properties"]["tickers"]
     assert (tickers["type"], tickers["minItems"], tickers["maxItems"]) == ("array", 1, 25)
-    assert tickers["items"]["type"] == "string" and tickers["items"]["minLength"] == 1
+    assert tickers["items"] == {"type": "string", "minLength": 1, "pattern": "[^ \\t\\n\\v\\f\\r]"}
     assert request["required"] == ["tickers"]
     [query] = operations(spec)[("get", "/get_prices")]["parameters"]
     assert (query["name"], query["in"], query["required"], query["schema"]["type"]) == (
@@ -102,8 +104,60 @@ def test_the_post_body_and_the_query_parameter_are_typed(spec: dict) -> None:
         True,
         "string",
     )
-    [tutorial_form] = post["parameters"]
-    assert tutorial_form["deprecated"] is True and tutorial_form["required"] is False
+    assert "parameters" not in post, (
+        "the 2023 query form is accepted, and said in the description, not the schema"
+    )
+    assert "query string and no body, is still accepted" in post["description"]
+
+
+#: Query strings and what the API answers: the spec's pattern must agree with each (True: accepted).
+QUERIES = {
+    "AAPL": True,
+    " AAPL , msft\t": True,
+    "AAPL,aapl,AAPL": True,
+    "\xa0": True,  # not ASCII whitespace: an input, answered as an invalid symbol
+    "ZZZZ,BTC/USD": True,
+    "": False,
+    " ": False,
+    ",": False,
+    "AAPL,": False,
+    "AAPL,,MSFT": False,
+    "AAPL, \t,MSFT": False,
+    ",".join(["AAPL"] * 25): True,
+    ",".join(["AAPL"] * 26): False,
+}
+
+
+@pytest.mark.parametrize(("query", "accepted"), QUERIES.items(), ids=repr)
+def test_the_query_pattern_says_exactly_what_the_api_accepts(
+    app: FastAPI, query: str, accepted: bool
+) -> None:
+    client = TestClient(app)
+    for path in ("/get_prices", "/get_fundamentals"):
+        [parameter] = app.openapi()["paths"][path]["get"]["parameters"]
+        assert bool(re.search(parameter["schema"]["pattern"], query)) is accepted
+        assert client.get(path, params={"tickers": query}).status_code == (200 if accepted else 422)
+
+
+@pytest.mark.parametrize("body", [b"null", b"", b'{"tickers": [" "]}', b'{"tickers": []}'])
+def test_a_post_the_spec_does_not_allow_is_refused(app: FastAPI, body: bytes) -> None:
+    answer = TestClient(app).post("/get_prices", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422
+
+
+def test_the_spec_says_repeats_of_a_symbol_are_answered_once(app: FastAPI, spec: dict) -> None:
+    answer = TestClient(app).get("/get_prices", params={"tickers": "AAPL,aapl,AAPL,MSFT"}).json()
+    assert [quote["symbol"] for quote in answer["quotes"]] == ["AAPL", "MSFT"]
+    for op in operations(spec).values():
+        assert "each distinct one" in op["description"] or "same answer as getPrices" in op["description"]
+        assert op["responses"]["200"]["description"].startswith("Each distinct symbol once")
+    assert "answered once" in spec["components"]["schemas"]["PricesResponse"]["description"]
+
+
+def test_no_operation_is_listed_twice_though_get_routes_answer_head(spec: dict) -> None:
+    assert all(set(item) <= {"get", "post"} for item in spec["paths"].values())
+    ids = [op["operationId"] for op in operations(spec).values()]
+    assert len(ids) == len(set(ids)) == 3
 
 
 def test_the_documented_limit_follows_the_settings() -> None:
