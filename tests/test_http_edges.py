@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 from support import MCP_INITIALIZE, ServeProcess, serve
 
+from plugin.errors import STATUS
+
 DEADLINE = 1.0  # the served request deadline, short so that a test of a slow client is quick
 MCP_ACCEPT = "Accept: application/json, text/event-stream\r\n"
 
@@ -202,3 +204,31 @@ def test_a_body_that_stops_coming_is_a_408_within_the_deadline(server: ServeProc
     assert DEADLINE <= answer.seconds < DEADLINE + 2
     assert answer.headers["connection"] == "close"
     assert answer.closed
+
+
+# --- with a token: the edges answer first, before anything asks for credentials -------------------------------
+
+
+@pytest.fixture(scope="module")
+def guarded() -> Iterator[ServeProcess]:
+    env = {"PLUGIN_REQUEST_DEADLINE": str(DEADLINE), "PLUGIN_API_TOKEN": "edges-t0ken"}
+    with serve("--source", "sample", "--port", "0", **env) as served:
+        yield served
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (request("GET", "/get_prices?tickers=AAPL", host=None), 400),
+        (request("GET", "/get_prices?tickers=AAPL", host="localhost:99999"), 400),
+        (request("GET", "/mcp/", host="evil.example"), 404),
+        (request("POST", "/get_prices", extra="Content-Encoding: gzip\r\n", body=b"{}"), 415),
+        (short_body("/get_prices"), 408),
+        (request("GET", "/get_prices?tickers=AAPL"), 401),
+    ],
+    ids=["no Host", "port 99999", "slash", "gzip", "short body", "then the token"],
+)
+def test_with_a_token_the_edges_answer_first(guarded: ServeProcess, raw: bytes, status: int) -> None:
+    answer = exchange(guarded, raw)
+    assert answer.status == status
+    assert STATUS[answer.error["code"]] == status  # the one code of that status
