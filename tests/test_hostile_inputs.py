@@ -160,7 +160,7 @@ CASES = [
         code="invalid_request",
         says="must be a JSON object, got an array",
     ),
-    post("null", b"null", status=422, code="invalid_request", says="tickers: is required"),
+    post("null", b"null", status=422, code="invalid_request", says="body: must be a JSON object, got null"),
     post(
         "tickers a string",
         b'{"tickers": "AAPL"}',
@@ -378,10 +378,22 @@ CASES = [
     ),
     Case("NUL in the path", "GET", "/get_prices%00", status=404, code="not_found", says="This API has"),
     Case("a long path", "GET", "/" + "x" * 5000, status=404, code="not_found", says="x…. This API has"),
-    Case("TRACE", "TRACE", "/get_prices", status=405, code="method_not_allowed", says="it answers GET, POST"),
+    Case(
+        "TRACE",
+        "TRACE",
+        "/get_prices",
+        status=405,
+        code="method_not_allowed",
+        says="it answers GET, HEAD, POST",
+    ),
     Case("PUT", "PUT", "/get_prices", {"json": {"tickers": ["AAPL"]}}, status=405, code="method_not_allowed"),
     Case(
-        "DELETE", "DELETE", "/get_prices", status=405, code="method_not_allowed", says="it answers GET, POST"
+        "DELETE",
+        "DELETE",
+        "/get_prices",
+        status=405,
+        code="method_not_allowed",
+        says="it answers GET, HEAD, POST",
     ),
     Case(
         "POST to fundamentals",
@@ -390,7 +402,7 @@ CASES = [
         {"json": {"tickers": ["AAPL"]}},
         status=405,
         code="method_not_allowed",
-        says="it answers GET.",
+        says="it answers GET, HEAD.",
     ),
 ]
 
