@@ -245,18 +245,18 @@ def test_an_unknown_path_is_a_404_listing_the_operations_that_exist(client: Test
 def test_a_wrong_method_is_a_405_naming_every_allowed_method(client: TestClient) -> None:
     answer = client.put("/get_prices", json={"tickers": ["AAPL"]})
     error = error_of(answer, 405)
-    assert answer.headers["allow"] == "GET, POST"
+    assert answer.headers["allow"] == "GET, HEAD, POST"  # every GET route answers HEAD too (03)
     assert error["code"] == "method_not_allowed"
-    assert error["message"].startswith("/get_prices does not answer PUT; it answers GET, POST.")
+    assert error["message"].startswith("/get_prices does not answer PUT; it answers GET, HEAD, POST.")
     assert len(error["operations"]) == 3
 
 
 def test_a_post_to_a_get_only_route_is_a_405(client: TestClient) -> None:
     answer = client.post("/get_fundamentals", json={"tickers": ["AAPL"]})
     assert error_of(answer, 405)["message"].startswith(
-        "/get_fundamentals does not answer POST; it answers GET."
+        "/get_fundamentals does not answer POST; it answers GET, HEAD."
     )
-    assert answer.headers["allow"] == "GET"
+    assert answer.headers["allow"] == "GET, HEAD"
 
 
 # --- 503: nothing can be served -------------------------------------------------------------------------------

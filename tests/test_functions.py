@@ -311,7 +311,7 @@ def test_the_namespace_rendering_shows_names_types_and_comments(our_spec: dict) 
     text = render_namespace("stock_prices", tools_from_openapi(our_spec), description="Plugin for prices.")
     assert text.startswith("// Plugin for prices.\nnamespace stock_prices {\n")
     assert "type getPrices = (_: {\n// Comma-separated Yahoo Finance symbols" in text
-    assert "\ntickers: string,\n" in text and "\ntickers?: string[],\n" in text
+    assert "\ntickers: string,\n" in text and "\ntickers: string[],\n" in text  # postPrices requires its body
     assert text.endswith("} // namespace stock_prices")
 
 
