@@ -6,12 +6,12 @@ from collections.abc import Sequence
 
 import pytest
 from fastapi.testclient import TestClient
-from support import DownSource
+from support import BrokenSource, DownSource
 
 from plugin.app import create_app
 from plugin.cache import CachedSource
 from plugin.errors import ErrorResponse
-from plugin.quotes import Fundamentals, Quote, QuoteError
+from plugin.quotes import Quote, QuoteError
 from plugin.settings import Settings
 from plugin.sources import SampleSource
 
@@ -32,18 +32,6 @@ def error_of(answer, status: int) -> dict:  # noqa: ANN001 - an httpx response
     ErrorResponse.model_validate(body)
     assert set(body) == {"error"}
     return body["error"]
-
-
-class BrokenSource:
-    """A source with a bug: it raises instead of answering with errors."""
-
-    name = "broken"
-
-    async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
-        raise RuntimeError("secret internal detail")
-
-    async def get_fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals | QuoteError]:
-        raise RuntimeError("secret internal detail")
 
 
 # --- 422: malformed requests ------------------------------------------------------------------------------
