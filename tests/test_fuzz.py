@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Sequence
 
 import pytest
 import schemathesis
@@ -35,10 +34,9 @@ from schemathesis.checks import (
     unsupported_method,
 )
 from schemathesis.config import SchemathesisConfig
-from support import ROOT
+from support import ROOT, DownSource
 
 from plugin.app import create_app
-from plugin.quotes import Fundamentals, Quote, QuoteError
 from plugin.settings import Settings
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
@@ -95,18 +93,6 @@ def test_every_generated_request_gets_a_documented_answer(case: schemathesis.Cas
 @fuzz_settings
 def test_with_a_token_every_generated_request_gets_a_documented_answer(case: schemathesis.Case) -> None:
     case.call_and_validate(checks=[*CHECKS, ignored_auth])
-
-
-class DownSource:
-    """Yahoo during an outage, with nothing cached: every symbol is upstream_unavailable."""
-
-    name = "yahoo"
-
-    async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
-        return {s: QuoteError(symbol=s, code="upstream_unavailable", message="down") for s in symbols}
-
-    async def get_fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals | QuoteError]:
-        return dict(await self.get_quotes(symbols))
 
 
 down_schema = schemathesis.openapi.from_asgi("/openapi.yaml", create_app(TOKEN_SETTINGS, source=DownSource()))
