@@ -12,13 +12,13 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 from starlette.middleware.base import BaseHTTPMiddleware
-from support import serve
+from support import CountingSource, serve
 
 from plugin.app import create_app
 from plugin.cache import CachedSource
 from plugin.deadline import DeadlineSource, serving_source
 from plugin.pipeline import Pipeline, PricesResponse, SymbolCountError, assemble, plan_symbols
-from plugin.quotes import Fundamentals, Quote, QuoteError
+from plugin.quotes import Quote, QuoteError
 from plugin.rendered import RenderedAnswers
 from plugin.settings import Settings
 from plugin.sources import SampleSource
@@ -29,24 +29,6 @@ SAMPLE = Settings(source="sample")
 @pytest.fixture
 def client() -> TestClient:
     return TestClient(create_app(SAMPLE))
-
-
-class CountingSource:
-    """The sample data, counting which symbols each call asked for."""
-
-    name = "sample"
-
-    def __init__(self) -> None:
-        self.sample = SampleSource()
-        self.calls: list[list[str]] = []
-
-    async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
-        self.calls.append(list(symbols))
-        return await self.sample.get_quotes(symbols)
-
-    async def get_fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals | QuoteError]:
-        self.calls.append(list(symbols))
-        return await self.sample.get_fundamentals(symbols)
 
 
 # --- the files ChatGPT fetches --------------------------------------------------------------------------------
