@@ -4,41 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from support import CountingSource
 
 from plugin.app import create_app
 from plugin.lab.server import BackgroundServer
 from plugin.middleware import RequestLimitsMiddleware, SecurityHeadersMiddleware
-from plugin.quotes import Fundamentals, Quote, QuoteError
 from plugin.service import create_service
 from plugin.settings import Settings
-from plugin.sources import SampleSource
 
 #: The limits every test here checks: the defaults of `Settings`, the one place they are defined.
 MAX_BODY_BYTES = Settings().max_body_bytes
 MAX_QUERY_BYTES = Settings().max_query_bytes
-
-
-class CountingSource(SampleSource):
-    """The sample data, counting the requests that reached it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls = 0
-
-    async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
-        self.calls += 1
-        return await super().get_quotes(symbols)
-
-    async def get_fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals | QuoteError]:
-        self.calls += 1
-        return await super().get_fundamentals(symbols)
 
 
 @pytest.fixture
@@ -96,7 +79,7 @@ def test_a_declared_length_over_the_limit_is_a_413_before_any_route_runs(
     )
     assert error["details"] == [{"field": "body", "rule": "max_bytes", "message": error["message"]}]
     assert answer.headers["connection"] == "close"
-    assert source.calls == 0
+    assert source.calls == []
 
 
 def test_a_chunked_body_over_the_limit_is_a_413_too(client: TestClient, source: CountingSource) -> None:
@@ -107,7 +90,7 @@ def test_a_chunked_body_over_the_limit_is_a_413_too(client: TestClient, source: 
     )
     error = error_of(answer, 413, "payload_too_large")
     assert error["message"].startswith("The request body goes on past the limit; at most 16,384 bytes")
-    assert source.calls == 0
+    assert source.calls == []
 
 
 def test_a_chunked_body_within_the_limit_reaches_the_route_whole(client: TestClient) -> None:
@@ -206,7 +189,7 @@ def test_a_longer_query_string_is_a_414_that_says_what_to_do(
         "The query string is 2,056 bytes; at most 2,048 are accepted. Ask for fewer symbols at a time, "
         "or send them in the JSON body of POST /get_prices."
     )
-    assert source.calls == 0
+    assert source.calls == []
 
 
 def test_the_query_limit_counts_bytes_as_sent_percent_encoded(client: TestClient) -> None:
