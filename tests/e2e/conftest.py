@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
+from support import ServeProcess, serve
 
-from .processes import Service, start_jupyterlab, start_plugin_server, sweep
+from .processes import Service, start_jupyterlab, sweep
 
 if TYPE_CHECKING:  # playwright is imported lazily: `make test` runs without it
     from playwright.sync_api import Browser, Page, Route
@@ -123,16 +124,14 @@ def jupyterlab(
 
 
 @pytest.fixture(scope="session")
-def plugin_server(tmp_path_factory: pytest.TempPathFactory, artifacts: Artifacts) -> Iterator[Service]:
+def plugin_server(tmp_path_factory: pytest.TempPathFactory, artifacts: Artifacts) -> Iterator[ServeProcess]:
     """`python -m plugin serve --source sample`, run from an empty folder so it writes nothing into the repo."""
     cwd = tmp_path_factory.mktemp("plugin-server")
-    env = {**os.environ, "PRICE_SOURCE": "sample", "PYTHONUNBUFFERED": "1"}
-    server = start_plugin_server(env=env, cwd=cwd, log_path=cwd / "plugin-server.log")
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.copy(server.log_path, artifacts.path("plugin-server.log"))
+    with serve("--source", "sample", "--host", "127.0.0.1", "--port", "0", cwd=cwd) as server:
+        try:
+            yield server
+        finally:
+            artifacts.path("plugin-server.log").write_text(server.output)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -27,7 +27,6 @@ __all__ = [
     "Service",
     "processes_mentioning",
     "start_jupyterlab",
-    "start_plugin_server",
     "sweep",
     "wait_until",
 ]
@@ -73,7 +72,6 @@ class Service:
     process: subprocess.Popen[bytes]
     url: str
     log_path: Path
-    announced: dict[str, str] = field(default_factory=dict)
 
     def ensure_alive(self) -> None:
         if self.process.poll() is not None:
@@ -214,54 +212,5 @@ def start_jupyterlab(
     except BaseException:
         service.stop()
         sweep(str(state_dir))
-        raise
-    return service
-
-
-def start_plugin_server(
-    *, env: Mapping[str, str], cwd: Path, log_path: Path, timeout: float = 20.0
-) -> Service:
-    """`python -m plugin serve --source sample --port 0`, read back from what it prints once it listens.
-
-    Port 0 lets the server pick a free port itself (no race); its banner says where it is, as it says to a
-    reader: `Serving on URL ...`, then indented `label: URL` lines (`manifest`, `API docs`), kept in
-    `Service.announced`.
-    """
-    cmd = [
-        sys.executable,
-        "-m",
-        "plugin",
-        "serve",
-        "--source",
-        "sample",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-    ]
-    service = Service("plugin server", _spawn(cmd, env=env, cwd=cwd, log_path=log_path), "", log_path)
-
-    def banner() -> list[str] | None:
-        service.ensure_alive()
-        lines = log_path.read_text(errors="replace").splitlines()
-        start = next((i for i, line in enumerate(lines) if line.startswith("Serving on ")), None)
-        if start is None or not any(line.startswith("Press Ctrl+C") for line in lines[start:]):
-            return None
-        return lines[start:]
-
-    try:
-        lines = wait_until(banner, timeout=timeout, what="plugin server's 'Serving on' line")
-        service.url = lines[0].split()[2]
-        for line in lines[1:]:
-            label, sep, url = line.strip().partition(": ")
-            if sep and url.startswith("http"):
-                service.announced[label] = url
-        wait_until(
-            lambda: service.ensure_alive() or _answers(f"{service.url}/openapi.json"),
-            timeout=timeout,
-            what="plugin server /openapi.json",
-        )
-    except BaseException:
-        service.stop()
         raise
     return service

@@ -6,9 +6,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
+from support import ServeProcess
 
 from .conftest import Artifacts
-from .processes import Service
 
 pytestmark = pytest.mark.e2e
 
@@ -25,9 +25,9 @@ def open_docs(page: Page, docs_url: str, offsite_requests: list[str]) -> Locator
 
 
 def test_docs_page_lists_get_prices_with_no_outside_request(
-    plugin_server: Service, page: Page, artifacts: Artifacts, offsite_requests: list[str]
+    plugin_server: ServeProcess, page: Page, artifacts: Artifacts, offsite_requests: list[str]
 ) -> None:
-    get_prices = open_docs(page, plugin_server.announced["API docs"], offsite_requests)
+    get_prices = open_docs(page, plugin_server.link("API docs"), offsite_requests)
     expect(get_prices).to_be_visible()
     artifacts.screenshot(page, "swagger-docs", full_page=True)
     assert offsite_requests == []
@@ -35,10 +35,10 @@ def test_docs_page_lists_get_prices_with_no_outside_request(
 
 @pytest.mark.parametrize("host", ["printed", "127.0.0.1", "localhost"])
 def test_docs_page_try_it_out_returns_the_sample_quote(
-    host: str, plugin_server: Service, page: Page, artifacts: Artifacts, offsite_requests: list[str]
+    host: str, plugin_server: ServeProcess, page: Page, artifacts: Artifacts, offsite_requests: list[str]
 ) -> None:
     """Try it out works wherever the page is opened on this machine: the spec's server follows the loopback host."""
-    docs_url = plugin_server.announced["API docs"]
+    docs_url = plugin_server.link("API docs")
     if host != "printed":
         port = urlsplit(docs_url).port
         docs_url = f"http://{host}:{port}/docs"
