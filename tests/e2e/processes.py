@@ -1,4 +1,6 @@
-"""Start the servers the browser drives, wait for them with deadlines, and stop everything they started.
+"""Start JupyterLab for the browser, wait for it with deadlines, and stop everything it started.
+
+(The plugin's own server starts as every test starts it: `serve()` in tests/support.py.)
 
 Each server runs in its own session (process group), so one signal reaches it and any helper it forked.
 Jupyter kernels start in sessions of their own, so they are found another way: every kernel's command line
