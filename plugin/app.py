@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, *, source: PriceSource | None =
         servers=[{"url": settings.public_base_url}],
         middleware=build_middleware(settings, public=PUBLIC_PATHS),
         swagger_ui_parameters={"validatorUrl": None},
+        redirect_slashes=False,  # its redirect names the caller's Host: a slash is a 404 (deep dive 03b)
     )
     app.state.settings, app.state.pipeline, app.state.source = settings, pipeline, pipeline.source
     expected = {

@@ -14,6 +14,7 @@ in their one right order, with every limit taken from `Settings`.
 """
 
 import hmac
+import logging
 from collections.abc import Iterable, Mapping
 
 import anyio
@@ -26,6 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from plugin.errors import ApiError, ApiErrorCode, ErrorDetail, error_response
 from plugin.http_edges import HTTPEdgesMiddleware
 from plugin.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_CONTENT_TYPE",
@@ -157,8 +160,14 @@ class RequestLimitsMiddleware:
         with anyio.move_on_after(self.deadline):
             while more:
                 message = await receive()
-                if message["type"] != "http.request":
-                    return  # the client went away while sending: there is nobody to answer
+                if message["type"] != "http.request":  # the client left: nobody to answer, one line to log
+                    logger.warning(
+                        "%s %s: the client left after %d body bytes",
+                        scope["method"],
+                        scope["path"],
+                        len(body),
+                    )
+                    return
                 body += message.get("body", b"")
                 if len(body) > self.max_body:
                     refusal = _too_large(self.max_body, "goes on past the limit")

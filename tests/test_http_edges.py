@@ -206,6 +206,28 @@ def test_a_body_that_stops_coming_is_a_408_within_the_deadline(server: ServeProc
     assert answer.closed
 
 
+@pytest.mark.parametrize("path", ["/get_prices", "/mcp"])
+def test_a_client_that_leaves_mid_body_is_one_log_line_not_a_traceback(
+    server: ServeProcess, path: str
+) -> None:
+    address = urlsplit(server.url)
+    before = server.output
+    with socket.create_connection((address.hostname, address.port), timeout=5) as sock:
+        sock.sendall(short_body(path, MCP_ACCEPT if path == "/mcp" else ""))
+        time.sleep(0.2)  # the service is now waiting for the other 90 bytes
+    line = server.wait_for(rf"^.*POST {path}: the client left after 10 body bytes$")[0]
+    time.sleep(0.5)  # anything else it logs about this request comes now
+    logged = server.output[len(before) :]
+    assert logged.strip().splitlines() == [line], logged
+    assert "Traceback" not in logged
+
+
+def test_a_mount_without_its_slash_does_not_redirect_to_the_callers_host(server: ServeProcess) -> None:
+    answer = exchange(server, b"GET /static-offline-docs HTTP/1.1\r\nHost: evil.example\r\n\r\n")
+    assert "location" not in answer.headers, answer.headers
+    assert answer.status == 404
+
+
 # --- with a token: the edges answer first, before anything asks for credentials -------------------------------
 
 
