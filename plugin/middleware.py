@@ -115,6 +115,11 @@ def _uri_too_long(limit: int, length: int) -> Response:
     return error_response(ApiError(code="uri_too_long", message=message, details=[detail]))
 
 
+def _client_left(scope: Scope, received: int) -> None:
+    """A client that stops sending and closes leaves nobody to answer: one line in the log, no traceback."""
+    logger.warning("%s %s: the client left after %d body bytes", scope["method"], scope["path"], received)
+
+
 # %% notebooks/deep_dives/03b_limits_and_middleware.ipynb 16
 class RequestLimitsMiddleware:
     """Refuse an oversized request before the app reads it, and a body that does not come in time: a body over
@@ -161,13 +166,7 @@ class RequestLimitsMiddleware:
             while more:
                 message = await receive()
                 if message["type"] != "http.request":  # the client left: nobody to answer, one line to log
-                    logger.warning(
-                        "%s %s: the client left after %d body bytes",
-                        scope["method"],
-                        scope["path"],
-                        len(body),
-                    )
-                    return
+                    return _client_left(scope, len(body))
                 body += message.get("body", b"")
                 if len(body) > self.max_body:
                     refusal = _too_large(self.max_body, "goes on past the limit")
