@@ -36,6 +36,7 @@ __all__ = [
     "describe_validation_errors",
     "documented_responses",
     "error_response",
+    "refusal",
     "install_error_handlers",
 ]
 
@@ -139,6 +140,19 @@ def _json_error(status: int, error: ApiError, headers: Mapping[str, str] | None)
 def error_response(error: ApiError, headers: Mapping[str, str] | None = None) -> Response:
     """`error` as a JSON response, with the status `STATUS` gives its code: nobody picks a status by hand."""
     return _json_error(STATUS[error.code], error, headers)
+
+
+def refusal(
+    code: ApiErrorCode,
+    message: str,
+    *,
+    field: str | None = None,
+    rule: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The usual refusal of a middleware: one message, and (given `field` and `rule`) one detail repeating it."""
+    details = [] if field is None or rule is None else [ErrorDetail(field=field, rule=rule, message=message)]
+    return error_response(ApiError(code=code, message=message, details=details), headers)
 
 
 # %% notebooks/deep_dives/03a_error_format.ipynb 14

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from plugin.errors import ApiError, ErrorDetail, api_operations, error_response
+from plugin.errors import ApiError, api_operations, error_response, refusal
 
 __all__ = ["HTTPEdgesMiddleware", "host_problem"]
 
@@ -46,8 +46,7 @@ def host_problem(values: list[bytes], http_version: str) -> str | None:
 
 # %% notebooks/deep_dives/03b_limits_and_middleware.ipynb 10
 def _bad_host(problem: str) -> Response:
-    detail = ErrorDetail(field="Host", rule="one_valid_host", message=problem)
-    return error_response(ApiError(code="bad_request", message=problem, details=[detail]))
+    return refusal("bad_request", problem, field="Host", rule="one_valid_host")
 
 
 def _unsupported_coding(coding: str) -> Response:
@@ -55,9 +54,10 @@ def _unsupported_coding(coding: str) -> Response:
         f"Content-Encoding {coding[:40]!r} is not accepted: send the request body as it is, with no content "
         "coding (identity)."
     )
-    detail = ErrorDetail(field="Content-Encoding", rule="identity", message=message)
-    error = ApiError(code="unsupported_media_type", message=message, details=[detail])
-    return error_response(error, headers={"Accept-Encoding": "identity"})
+    headers = {"Accept-Encoding": "identity"}
+    return refusal(
+        "unsupported_media_type", message, field="Content-Encoding", rule="identity", headers=headers
+    )
 
 
 def _slash_refusal(method: str, path: str, app: object) -> Response:
@@ -92,9 +92,9 @@ class HTTPEdgesMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refusal = self._refusal(scope)
-        if refusal is not None:
-            await refusal(scope, receive, send)
+        refused = self._refusal(scope)
+        if refused is not None:
+            await refused(scope, receive, send)
             return
         await self.app(scope, receive, send)
 

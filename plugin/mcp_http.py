@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from plugin.errors import ApiError, ErrorDetail, error_response
+from plugin.errors import ApiError, error_response, refusal
 
 if TYPE_CHECKING:  # the SDK's types, for annotations only: see the module's docstring
     from mcp.server.mcpserver import MCPServer
@@ -101,13 +101,11 @@ def _refuse_caller(headers: Headers, hosts: Sequence[str], origins: Sequence[str
             f"{shown} is not served here; allowed: {', '.join(hosts)} (name:* is any port, 1 to 65535). "
             "A public server names its host in its base URL (PLUGIN_BASE_URL)."
         )
-        detail = ErrorDetail(field="Host", rule="allowed_hosts", message=message)
-        return error_response(ApiError(code="misdirected_request", message=message, details=[detail]))
+        return refusal("misdirected_request", message, field="Host", rule="allowed_hosts")
     if origin is not None and not _matches(origin, origins):
         allowed = ", ".join(origins)
         message = f"Origin header {_shown(origin)} may not call this server; allowed: {allowed} (name:* is any port, 1 to 65535)."
-        detail = ErrorDetail(field="Origin", rule="allowed_origins", message=message)
-        return error_response(ApiError(code="forbidden", message=message, details=[detail]))
+        return refusal("forbidden", message, field="Origin", rule="allowed_origins")
     return None
 
 
@@ -122,15 +120,14 @@ def _refuse_message(headers: Headers, method: str, path: str) -> Response | None
     """A 405 for any method but POST, a 415 for a POST that is not JSON; else None."""
     if method != "POST":
         message = f"{path} answers POST only, not {method}: {_STATELESS}."
-        detail = ErrorDetail(field="method", rule="allowed_methods", message=message)
-        error = ApiError(code="method_not_allowed", message=message, details=[detail])
-        return error_response(error, headers={"Allow": "POST"})
+        return refusal(
+            "method_not_allowed", message, field="method", rule="allowed_methods", headers={"Allow": "POST"}
+        )
     content_type = headers.get("content-type", "")
     if not content_type.lower().startswith("application/json"):
         shown = f"Content-Type {content_type!r}" if content_type else "A POST without a Content-Type"
         message = f"{shown} is not accepted here: send the JSON-RPC message as application/json."
-        detail = ErrorDetail(field="Content-Type", rule="media_type", message=message)
-        return error_response(ApiError(code="unsupported_media_type", message=message, details=[detail]))
+        return refusal("unsupported_media_type", message, field="Content-Type", rule="media_type")
     return None
 
 
@@ -347,8 +344,8 @@ class StreamableHTTPEndpoint:
                 run.needed.set()  # a task still waiting for its first request ends, having built nothing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (refusal := _refusal(scope, self.allowed_hosts, self.allowed_origins)) is not None:
-            return await refusal(scope, receive, send)
+        if (refused := _refusal(scope, self.allowed_hosts, self.allowed_origins)) is not None:
+            return await refused(scope, receive, send)
         if (body := await _read_body(scope, receive)) is None:
             return  # the client left: there is nobody to answer
         if (rpc_error := _rpc_refusal(body, Headers(scope=scope).get("mcp-protocol-version"))) is not None:

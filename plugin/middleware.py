@@ -24,7 +24,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from plugin.errors import ApiError, ApiErrorCode, ErrorDetail, error_response
+from plugin.errors import refusal
 from plugin.http_edges import HTTPEdgesMiddleware
 from plugin.settings import Settings
 
@@ -82,18 +82,14 @@ class SecurityHeadersMiddleware:
 
 
 # %% notebooks/deep_dives/03b_limits_and_middleware.ipynb 15
-def _refusal(code: ApiErrorCode, message: str, headers: Mapping[str, str] | None = None) -> Response:
-    return error_response(ApiError(code=code, message=message), headers=headers)
-
-
 def _too_large(limit: int, size: str) -> Response:
     message = (
         f"The request body {size}; at most {limit:,} bytes are accepted. Send a JSON object "
         'such as {"tickers": ["AAPL", "BTC-USD"]}.'
     )
-    detail = ErrorDetail(field="body", rule="max_bytes", message=message)
-    error = ApiError(code="payload_too_large", message=message, details=[detail])
-    return error_response(error, headers={"Connection": "close"})
+    return refusal(
+        "payload_too_large", message, field="body", rule="max_bytes", headers={"Connection": "close"}
+    )
 
 
 def _timed_out(deadline: float, received: int) -> Response:
@@ -101,9 +97,7 @@ def _timed_out(deadline: float, received: int) -> Response:
         f"The request body did not arrive within {deadline:g} seconds ({received:,} bytes came): send the "
         "whole body, as long as its Content-Length says, at once."
     )
-    detail = ErrorDetail(field="body", rule="deadline", message=message)
-    error = ApiError(code="request_timeout", message=message, details=[detail])
-    return error_response(error, headers={"Connection": "close"})
+    return refusal("request_timeout", message, field="body", rule="deadline", headers={"Connection": "close"})
 
 
 def _uri_too_long(limit: int, length: int) -> Response:
@@ -111,8 +105,7 @@ def _uri_too_long(limit: int, length: int) -> Response:
         f"The query string is {length:,} bytes; at most {limit:,} are accepted. Ask for fewer "
         "symbols at a time, or send them in the JSON body of POST /get_prices."
     )
-    detail = ErrorDetail(field="query", rule="max_bytes", message=message)
-    return error_response(ApiError(code="uri_too_long", message=message, details=[detail]))
+    return refusal("uri_too_long", message, field="query", rule="max_bytes")
 
 
 def _client_left(scope: Scope, received: int) -> None:
@@ -151,7 +144,7 @@ class RequestLimitsMiddleware:
             elif name == b"transfer-encoding":
                 chunked = True
         if length is not None and not length.isdigit():
-            await _refusal("bad_request", "Content-Length must be a number of bytes.")(scope, receive, send)
+            await refusal("bad_request", "Content-Length must be a number of bytes.")(scope, receive, send)
         elif length is not None and int(length) > self.max_body:
             await _too_large(self.max_body, f"is {int(length):,} bytes")(scope, receive, send)
         elif chunked or (length is not None and int(length) > 0):
@@ -161,7 +154,7 @@ class RequestLimitsMiddleware:
 
     async def _read_then_call(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Read the body up to the limit and within the deadline, then give it to the app in one message."""
-        body, more, refusal = bytearray(), True, None
+        body, more, refused = bytearray(), True, None
         with anyio.move_on_after(self.deadline):
             while more:
                 message = await receive()
@@ -169,13 +162,13 @@ class RequestLimitsMiddleware:
                     return _client_left(scope, len(body))
                 body += message.get("body", b"")
                 if len(body) > self.max_body:
-                    refusal = _too_large(self.max_body, "goes on past the limit")
+                    refused = _too_large(self.max_body, "goes on past the limit")
                     break
                 more = message.get("more_body", False)
-        if refusal is None and more:
-            refusal = _timed_out(self.deadline, len(body))
-        if refusal is not None:
-            await refusal(scope, receive, send)
+        if refused is None and more:
+            refused = _timed_out(self.deadline, len(body))
+        if refused is not None:
+            await refused(scope, receive, send)
             return
         pending = [{"type": "http.request", "body": bytes(body), "more_body": False}]
 
@@ -210,9 +203,9 @@ class BearerAuthMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.guards(scope["path"]):
-            refusal = self._check(scope["headers"])
-            if refusal is not None:
-                await refusal(scope, receive, send)
+            refused = self._check(scope["headers"])
+            if refused is not None:
+                await refused(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -234,7 +227,7 @@ class BearerAuthMiddleware:
     @staticmethod
     def _refuse(message: str, error: str | None = None) -> Response:
         challenge = 'Bearer realm="api"' + (f', error="{error}"' if error else "")
-        return _refusal("unauthorized", message, headers={"WWW-Authenticate": challenge})
+        return refusal("unauthorized", message, headers={"WWW-Authenticate": challenge})
 
 
 # %% notebooks/deep_dives/03b_limits_and_middleware.ipynb 19
@@ -279,7 +272,7 @@ class PluginCORSMiddleware(CORSMiddleware):
             f"Allowed origins: {', '.join(self.allow_origins)}; methods: {', '.join(self.allow_methods)}."
         )
         kept = {k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")}
-        return _refusal("forbidden", message, headers=kept)
+        return refusal("forbidden", message, headers=kept)
 
 
 # %% notebooks/deep_dives/03b_limits_and_middleware.ipynb 21

@@ -236,19 +236,26 @@ def test_reload_needs_a_fixed_port() -> None:
     assert "--reload needs a fixed --port" in done.stderr
 
 
+def first_answer_under_reload(server: ServeProcess, *, token: str) -> httpx.Response:
+    """`GET /get_prices?tickers=AAPL` once the reloader's child has imported the app (after the announcement)."""
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        try:
+            return httpx.get(
+                f"{server.url}/get_prices",
+                params={"tickers": "AAPL"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, server.output
+            time.sleep(0.05)
+
+
 def test_serve_with_reload_serves_the_app_from_the_environment_factory() -> None:
     port = free_port()
     args = ("--reload", "--port", str(port), "--source", "sample", "--token", "s3cret-token")
     with serve(*args, "--verification-token", "v") as server:
-        headers = {"Authorization": "Bearer s3cret-token"}
-        deadline = time.monotonic() + DEADLINE
-        while True:  # the reloader's child process imports the app after the announcement
-            try:
-                answer = httpx.get(f"{server.url}/get_prices", params={"tickers": "AAPL"}, headers=headers)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, server.output
-                time.sleep(0.05)
+        answer = first_answer_under_reload(server, token="s3cret-token")
         assert answer.json()["quotes"][0]["source"] == "sample"
         # The flags reach the reloader's child process, which reads its settings from the environment.
         assert manifest(server.url)["auth"]["type"] == "service_http"
@@ -259,15 +266,7 @@ def test_serve_with_reload_serves_the_app_from_the_environment_factory() -> None
 def test_with_reload_the_placeholder_is_logged_once_not_in_each_restarted_process() -> None:
     port = free_port()
     with serve("--reload", "--port", str(port), "--source", "sample", "--token", "s3cret-token") as server:
-        headers = {"Authorization": "Bearer s3cret-token"}
-        deadline = time.monotonic() + DEADLINE
-        while True:  # the reloader's child process imports the app after the announcement
-            try:
-                answer = httpx.get(f"{server.url}/get_prices", params={"tickers": "AAPL"}, headers=headers)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, server.output
-                time.sleep(0.05)
+        answer = first_answer_under_reload(server, token="s3cret-token")
         assert answer.status_code == 200
         auth = manifest(server.url)["auth"]
     assert auth["verification_tokens"] == {"openai": VERIFICATION_TOKEN_PLACEHOLDER}
