@@ -47,6 +47,8 @@ ENV_VARS: Mapping[str, str] = MappingProxyType(
         "api_token": "PLUGIN_API_TOKEN",
         "verification_tokens": "PLUGIN_VERIFICATION_TOKENS",
         "cache_dir": "PLUGIN_CACHE_DIR",
+        "workers": "PLUGIN_WORKERS",
+        "redis_url": "PLUGIN_REDIS_URL",
     }
 )
 
@@ -91,6 +93,24 @@ def _check_url(setting: str, value: object, *, example: str, path_allowed: bool)
     if not ok:
         rest = "no query or fragment" if path_allowed else "no path, query or fragment"
         raise SettingsError(setting, f"an http or https URL such as {example} ({rest})", value)
+
+
+def _check_redis_url(value: object) -> None:
+    ok = False
+    if isinstance(value, str) and not any(character.isspace() for character in value):
+        try:
+            parts = urlsplit(value)
+            _ = parts.port  # a port that is not a number raises here
+        except ValueError:
+            parts = None
+        if parts is not None and parts.scheme in ("redis", "rediss"):
+            database = parts.path.strip("/")
+            ok = bool(parts.hostname) and (database == "" or database.isdigit())
+        elif parts is not None and parts.scheme == "unix":
+            ok = bool(parts.path)
+    if not ok:
+        expected = "a Redis URL such as redis://localhost:6379/0 (or rediss://..., unix:///path/to/redis.sock)"
+        raise SettingsError("redis_url", expected, value)
 
 
 def _check_tokens(value: object) -> None:
@@ -140,6 +160,10 @@ class Settings:
     and the manifest carries a placeholder that says where to get them (GPT Actions and MCP need none)."""
     cache_dir: Path | None = None
     """Where yfinance keeps its small caches; None means the user's cache folder."""
+    workers: int = 1
+    """How many worker processes `serve` runs on its one port; without Redis each keeps its own cache."""
+    redis_url: str | None = field(default=None, repr=False)
+    """A Redis URL; every worker and host given the same one shares the cache and the upstream budget."""
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -183,6 +207,9 @@ def _validate(settings: "Settings") -> None:
     _check_number("max_body_bytes", settings.max_body_bytes, low=64, integer=True)
     _check_number("max_query_bytes", settings.max_query_bytes, low=64, integer=True)
     _check_number("mcp_startup_timeout", settings.mcp_startup_timeout, low=0.001)
+    _check_number("workers", settings.workers, low=1, high=64, integer=True)
+    if settings.redis_url is not None:
+        _check_redis_url(settings.redis_url)
     if isinstance(settings.cors_origins, str):
         raise SettingsError("cors_origins", "a tuple of origins, not one string", settings.cors_origins)
     object.__setattr__(settings, "cors_origins", tuple(settings.cors_origins))
@@ -237,6 +264,7 @@ _PARSERS: Mapping[str, Callable[[str, str], Any]] = MappingProxyType(
         "retry_after": _integer,
         "max_body_bytes": _integer,
         "max_query_bytes": _integer,
+        "workers": _integer,
         "cache_ttl": _number,
         "request_deadline": _number,
         "mcp_startup_timeout": _number,

@@ -16,7 +16,7 @@ MAX_MODULE_LINES = 400
 
 #: The layers of CONTRIBUTING.md, lowest first: a module may import its own layer or lower ones, never higher.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("settings", "quotes", "manifest_rules", "strict_json", "rendered", "openapi"),
+    ("settings", "quotes", "manifest_rules", "strict_json", "rendered", "openapi", "telemetry"),
     ("errors", "manifest", "symbols", "sources", "base_url", "budget"),
     ("yahoo",),
     ("source_choice", "cache"),
