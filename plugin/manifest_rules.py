@@ -30,6 +30,7 @@ __all__ = [
     "ServiceHttpAuth",
     "UserHttpAuth",
     "deployment_problems",
+    "is_local_host",
 ]
 
 
@@ -263,6 +264,12 @@ VERIFICATION_TOKEN_PLACEHOLDER = (
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
+def is_local_host(host: str) -> bool:
+    """Whether `host` (a URL's host name) is this machine: where ChatGPT's rules for localhost applied."""
+    host = host.lower().rstrip(".")
+    return host in _LOCAL_HOSTS or host.endswith(".localhost")
+
+
 def _root_domain(host: str) -> str:
     # The last two labels: equal for any two hosts that share a registrable domain, so comparing them never
     # flags a correct manifest (it misses a mismatch under a suffix like co.uk, which a public suffix list catches).
@@ -279,6 +286,7 @@ def _placeholders(auth: NoAuth | UserHttpAuth | ServiceHttpAuth | OAuthAuth) -> 
     ]
 
 
+# %% notebooks/deep_dives/01b_manifest_rules.ipynb 29
 def deployment_problems(manifest: PluginManifest) -> list[str]:
     """What ChatGPT would still refuse when installing this manifest from where its `api.url` points.
 
@@ -289,7 +297,7 @@ def deployment_problems(manifest: PluginManifest) -> list[str]:
     """
     problems = _placeholders(manifest.auth)
     host = urlsplit(manifest.api.url).hostname or ""
-    if host in _LOCAL_HOSTS or host.endswith(".localhost"):
+    if is_local_host(host):
         if manifest.auth.type != "none":
             kind = manifest.auth.type
             problems.append(

@@ -16,7 +16,7 @@ import yaml
 from support import DownSource, free_port
 
 from plugin.lab.executor import ToolCall, ToolExecutor, fetch_plugin
-from plugin.lab.functions import SpecError
+from plugin.spec_refs import SpecError
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"

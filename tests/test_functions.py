@@ -13,16 +13,14 @@ import yaml
 from jsonschema_rs import meta
 
 from plugin.lab.functions import (
-    HTTP_METHODS,
     MAX_DESCRIPTION_LENGTH,
     Argument,
-    SpecError,
     operations_from_openapi,
-    resolve_refs,
     server_url,
     tools_from_openapi,
 )
 from plugin.lab.prompt import render_namespace
+from plugin.spec_refs import HTTP_METHODS, SpecError, resolve_refs
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -13,14 +13,14 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from plugin.app import create_app
-from plugin.lab.action_rules import (
+from plugin.action_rules import (
     MAX_DESCRIPTION,
     MAX_PARAMETER_DESCRIPTION,
     RULES,
     Finding,
     check_gpt_action,
 )
+from plugin.app import create_app
 from plugin.settings import Settings
 from plugin.sources import SampleSource
 
@@ -51,6 +51,36 @@ def test_our_spec_served_on_localhost_fails_only_the_https_rule() -> None:
             "'http://localhost:8000' is not HTTPS: a GPT Action only calls https:// URLs.",
         )
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("http://localhost:8000", True),
+        ("http://127.0.0.1:8000", True),
+        ("http://[::1]:8000", True),
+        ("http://prices.localhost", True),
+        ("http://prices.example.com", False),
+        ("http://localhost.example.com", False),
+    ],
+)
+def test_local_http_lets_plain_http_pass_on_this_machine_only(
+    public_spec: dict[str, Any], url: str, local: bool
+) -> None:
+    spec = {**public_spec, "servers": [{"url": url}]}
+    assert check_gpt_action(spec) != []
+    findings = check_gpt_action(spec, local_http=True)
+    assert findings == (
+        []
+        if local
+        else [
+            Finding(
+                "https-servers",
+                "servers[0].url",
+                f"{url!r} is not HTTPS: a GPT Action only calls https:// URLs.",
+            )
+        ]
+    )
 
 
 # Each breaker takes a copy of our (passing) public spec and breaks exactly one rule in it.

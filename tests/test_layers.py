@@ -16,8 +16,8 @@ MAX_MODULE_LINES = 400
 
 #: The layers of CONTRIBUTING.md, lowest first: a module may import its own layer or lower ones, never higher.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("settings", "quotes", "manifest_rules", "strict_json", "rendered", "openapi", "telemetry"),
-    ("errors", "manifest", "symbols", "sources", "base_url", "budget"),
+    ("settings", "quotes", "manifest_rules", "strict_json", "rendered", "openapi", "telemetry", "spec_refs"),
+    ("errors", "manifest", "symbols", "sources", "base_url", "budget", "action_rules"),
     ("yahoo",),
     ("source_choice", "cache"),
     ("deadline",),
@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("serve",),
     ("cli", "__main__"),
     ("lab.functions", "lab.prompt", "lab.server", "lab.client"),
-    ("lab.arguments", "lab.action_rules"),
+    ("lab.arguments",),
     ("lab.executor",),
     ("lab.router",),
 )

@@ -23,7 +23,8 @@ import httpx
 import yaml
 
 from plugin.lab.arguments import ArgumentProblem, build_request, problems
-from plugin.lab.functions import Operation, SpecError, operations_from_openapi, server_url
+from plugin.lab.functions import Operation, operations_from_openapi, server_url
+from plugin.spec_refs import SpecError
 
 __all__ = [
     "ErrorCode",

@@ -15,17 +15,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
+
+from plugin.spec_refs import HTTP_METHODS, SpecError, resolve_refs
 
 __all__ = [
-    "HTTP_METHODS",
     "MAX_DESCRIPTION_LENGTH",
     "MAX_NAME_LENGTH",
     "Argument",
     "Operation",
-    "SpecError",
     "operations_from_openapi",
-    "resolve_refs",
     "server_url",
     "tools_from_openapi",
 ]
@@ -36,69 +35,8 @@ MAX_NAME_LENGTH = 64
 MAX_DESCRIPTION_LENGTH = 1024
 """OpenAI rejects a function whose description is longer than this (`string_above_max_length`)."""
 
-HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-"""The keys of an OpenAPI path item that are operations, in the order operations are read."""
 
-
-class SpecError(ValueError):
-    """The OpenAPI document cannot be turned into tools; the message says where and why."""
-
-
-# %% notebooks/deep_dives/05a_tools_from_a_spec.ipynb 8
-def resolve_refs(node: Any, spec: Mapping[str, Any]) -> Any:
-    """Return `node` with every local `$ref` (`#/components/...`) replaced by what it points to, recursively.
-
-    The model never sees `components`, so every reference is inlined. A reference that leads back into itself is
-    cut at its second appearance on the same path to a short schema that keeps the target's type and says that the
-    structure repeats. Keys written beside a `$ref` (OpenAPI 3.1 allows a `description` there) override the target's.
-    """
-    return _resolve(node, spec, ())
-
-
-def _resolve(node: Any, spec: Mapping[str, Any], seen: tuple[str, ...]) -> Any:
-    if isinstance(node, list):
-        return [_resolve(item, spec, seen) for item in node]
-    if not isinstance(node, Mapping):
-        return node
-    ref = node.get("$ref")
-    if not isinstance(ref, str):
-        return {key: _resolve(value, spec, seen) for key, value in node.items()}
-    siblings = {key: _resolve(value, spec, seen) for key, value in node.items() if key != "$ref"}
-    target = _lookup(spec, ref)
-    if ref in seen:
-        cut: dict[str, Any] = {}
-        if isinstance(target, Mapping) and "type" in target:
-            cut["type"] = target["type"]
-        cut["description"] = f"Another {_ref_name(ref)} (a recursive structure, not expanded further)."
-        return {**cut, **siblings}
-    resolved = _resolve(target, spec, (*seen, ref))
-    if isinstance(resolved, Mapping):
-        return {**resolved, **siblings}
-    return resolved
-
-
-def _lookup(spec: Mapping[str, Any], ref: str) -> Any:
-    if not ref.startswith("#/"):
-        raise SpecError(
-            f"only local references like '#/components/schemas/Name' can be resolved, not {ref!r}"
-        )
-    node: Any = spec
-    for raw in ref[2:].split("/"):
-        part = unquote(raw).replace("~1", "/").replace("~0", "~")
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            raise SpecError(f"{ref} points at nothing in the spec (no {part!r})")
-    return node
-
-
-def _ref_name(ref: str) -> str:
-    return unquote(ref.rsplit("/", 1)[-1]).replace("~1", "/").replace("~0", "~")
-
-
-# %% notebooks/deep_dives/05a_tools_from_a_spec.ipynb 14
+# %% notebooks/deep_dives/05a_tools_from_a_spec.ipynb 15
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
 _SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
 _SCHEMA_VALUES = ("items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else")
@@ -132,7 +70,7 @@ def _for_model(schema: Any) -> Any:
     return out
 
 
-# %% notebooks/deep_dives/05a_tools_from_a_spec.ipynb 17
+# %% notebooks/deep_dives/05a_tools_from_a_spec.ipynb 18
 Location = Literal["path", "query", "header", "body"]
 _UNSAFE_NAME = re.compile(r"[^a-zA-Z0-9_-]+")
 
@@ -174,7 +112,7 @@ class Operation:
         }
 
 
-# %% notebooks/deep_dives/05a_tools_from_a_spec.ipynb 19
+# %% notebooks/deep_dives/05a_tools_from_a_spec.ipynb 20
 def operations_from_openapi(spec: Mapping[str, Any]) -> list[Operation]:
     """Read every operation of an OpenAPI 3 document, in the spec's order, as an `Operation`.
 
@@ -213,7 +151,7 @@ def tools_from_openapi(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [operation.tool() for operation in operations_from_openapi(spec)]
 
 
-# %% notebooks/deep_dives/05a_tools_from_a_spec.ipynb 21
+# %% notebooks/deep_dives/05a_tools_from_a_spec.ipynb 22
 @dataclass
 class _Arguments:
     """The arguments of one function as they are collected: each name taken once, first come first served."""
@@ -252,7 +190,7 @@ class _Arguments:
         return out
 
 
-# %% notebooks/deep_dives/05a_tools_from_a_spec.ipynb 23
+# %% notebooks/deep_dives/05a_tools_from_a_spec.ipynb 24
 def _operation(
     spec: Mapping[str, Any], path: str, method: str, raw: Mapping[str, Any], shared: list
 ) -> Operation:
@@ -286,7 +224,7 @@ def _operation(
     )
 
 
-# %% notebooks/deep_dives/05a_tools_from_a_spec.ipynb 25
+# %% notebooks/deep_dives/05a_tools_from_a_spec.ipynb 26
 def _argument(param: Mapping[str, Any]) -> Argument:
     location = param["in"]
     style = param.get("style", "simple" if location in ("path", "header") else "form")

@@ -14,8 +14,10 @@ all at once, as `Finding` values a test can assert on: the rule, the place in th
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-from plugin.lab.functions import HTTP_METHODS, SpecError, resolve_refs
+from plugin.manifest_rules import is_local_host
+from plugin.spec_refs import HTTP_METHODS, SpecError, resolve_refs
 
 __all__ = ["MAX_DESCRIPTION", "MAX_PARAMETER_DESCRIPTION", "RULES", "Finding", "check_gpt_action"]
 
@@ -84,7 +86,7 @@ def _untyped(schema: Any, path: str = "") -> str | None:
 
 
 # %% notebooks/deep_dives/06b_gpt_action_rules.ipynb 12
-def _check_servers(spec: Mapping[str, Any]) -> Iterator[Finding]:
+def _check_servers(spec: Mapping[str, Any], local_http: bool) -> Iterator[Finding]:
     servers = spec.get("servers") or []
     if not servers:
         yield Finding(
@@ -94,6 +96,8 @@ def _check_servers(spec: Mapping[str, Any]) -> Iterator[Finding]:
         )
     for i, server in enumerate(servers):
         url = str(server.get("url", "")) if isinstance(server, Mapping) else ""
+        if local_http and url.startswith("http://") and is_local_host(urlsplit(url).hostname or ""):
+            continue
         if not url.startswith("https://"):
             message = f"{url!r} is not HTTPS: a GPT Action only calls https:// URLs."
             yield Finding("https-servers", f"servers[{i}].url", message)
@@ -146,9 +150,13 @@ def _check_confirmation(where: str, method: str, operation: Mapping[str, Any]) -
 
 
 # %% notebooks/deep_dives/06b_gpt_action_rules.ipynb 16
-def check_gpt_action(spec: Mapping[str, Any]) -> list[Finding]:
-    """Every way `spec` (a parsed OpenAPI document) breaks a rule of `RULES`, in document order; `[]` means ready."""
-    findings = list(_check_servers(spec))
+def check_gpt_action(spec: Mapping[str, Any], *, local_http: bool = False) -> list[Finding]:
+    """Every way `spec` (a parsed OpenAPI document) breaks a rule of `RULES`, in document order; `[]` means ready.
+
+    With `local_http`, a plain-HTTP server on this machine (`http://localhost:8000`) passes: a spec under
+    development, checked before it goes public behind HTTPS.
+    """
+    findings = list(_check_servers(spec, local_http))
     try:
         paths = resolve_refs(spec.get("paths") or {}, spec)
     except SpecError as exc:
