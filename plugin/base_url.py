@@ -18,22 +18,20 @@ _LOOPBACK_HOST = re.compile(r"(localhost|127\.0\.0\.1|\[::1\])(?::([0-9]{1,5}))?
 
 
 # %% notebooks/deep_dives/03b_limits_and_middleware.ipynb 38
-def request_base_url(settings: Settings, scope: Scope, *, own_origin: bool = False) -> str:
+def request_base_url(settings: Settings, scope: Scope) -> str:
     """The base URL that the manifest and the spec served to this request start with.
 
-    A configured `settings.base_url` always wins: that is production. Without one, the default is
-    `http://localhost:PORT`, and PORT is the one the request reached when it came through a loopback host
-    (`localhost`, `127.0.0.1` or `[::1]`): a server started on port 0 names the port it really got. With
-    `own_origin` (the spec `/docs` reads), a loopback request gets its own scheme and host back instead, so that
-    Swagger UI's "Try it out", opened at `http://127.0.0.1:PORT/docs`, calls its own origin and not a
-    cross-origin `localhost`. Any other Host header gets `settings.public_base_url`: a client must never be able to
-    write a host of its choosing into a manifest.
+    A configured `settings.base_url` always wins: that is production. Without one, a request that came through a
+    loopback host (`localhost`, `127.0.0.1` or `[::1]`) gets its own origin back: the scheme, the loopback name and
+    the port it reached. So a server started on port 0 names the port it really got, ChatGPT's 2023 localhost
+    install (which fetched `localhost:PORT`) reads `localhost`, and Swagger UI's "Try it out" at
+    `http://127.0.0.1:PORT/docs` calls its own origin, not a cross-origin `localhost`. Any other Host header gets
+    `settings.public_base_url`: a client must never be able to write a host of its choosing into a manifest.
     """
     if settings.base_url is None and scope.get("scheme") in ("http", "https"):
         match = _LOOPBACK_HOST.fullmatch(Headers(scope=scope).get("host", ""))
         if match is not None:
-            name = match[1].lower() if own_origin else "localhost"
-            scheme = scope["scheme"] if own_origin else "http"
+            name, scheme = match[1].lower(), scope["scheme"]
             port = match[2]
             if port is None:
                 return f"{scheme}://{name}"

@@ -65,7 +65,7 @@ def _serve_docs_spec(app: FastAPI, settings: Settings, spec: Any) -> None:
 
     @app.get(app.openapi_url, include_in_schema=False)
     async def openapi_json(request: Request) -> Response:
-        body = spec_json(request_base_url(settings, request.scope, own_origin=True))
+        body = spec_json(request_base_url(settings, request.scope))
         return Response(body, media_type="application/json")
 
 

@@ -1,5 +1,5 @@
-"""The public base URL in the manifest and the spec: configured and fixed, or http://localhost on the port a loopback
-request reached (and, for the spec /docs reads, that request's own origin)."""
+"""The public base URL in the manifest and the spec: configured and fixed, or, for a request that came through a
+loopback host, that request's own origin (scheme, loopback name and port); http://localhost:PORT for any other."""
 
 from __future__ import annotations
 
@@ -33,14 +33,14 @@ def links(client: TestClient, host: str | None = None) -> dict[str, str]:
     }
 
 
-def expected_links(base: str, docs: str | None = None) -> dict[str, str]:
-    """What the manifest and openapi.yaml say (`base`), and the spec /docs reads (`docs`, the same by default)."""
+def expected_links(base: str) -> dict[str, str]:
+    """What the manifest, openapi.yaml and the spec /docs reads say: all three start with `base`."""
     return {
         "manifest api": f"{base}/openapi.yaml",
         "manifest logo": f"{base}/logo.png",
         "manifest legal": f"{base}/legal",
         "yaml servers": base,
-        "json servers": docs or base,
+        "json servers": base,
     }
 
 
@@ -50,20 +50,20 @@ def app() -> FastAPI:
 
 
 @pytest.mark.parametrize(
-    ("host", "base", "docs"),
+    ("host", "base"),
     [
-        ("127.0.0.1:8123", "http://localhost:8123", "http://127.0.0.1:8123"),
-        ("localhost:9000", "http://localhost:9000", "http://localhost:9000"),
-        ("[::1]:8123", "http://localhost:8123", "http://[::1]:8123"),
-        ("LocalHost:9000", "http://localhost:9000", "http://localhost:9000"),
-        ("127.0.0.1", "http://localhost", "http://127.0.0.1"),
-        ("127.0.0.1:08123", "http://localhost:8123", "http://127.0.0.1:8123"),
+        ("127.0.0.1:8123", "http://127.0.0.1:8123"),
+        ("localhost:9000", "http://localhost:9000"),
+        ("[::1]:8123", "http://[::1]:8123"),
+        ("LocalHost:9000", "http://localhost:9000"),
+        ("127.0.0.1", "http://127.0.0.1"),
+        ("127.0.0.1:08123", "http://127.0.0.1:8123"),
     ],
 )
-def test_without_a_base_url_links_are_localhost_on_the_port_the_request_reached(
-    app: FastAPI, host: str, base: str, docs: str
+def test_without_a_base_url_a_loopback_request_gets_its_own_origin_back(
+    app: FastAPI, host: str, base: str
 ) -> None:
-    assert links(TestClient(app), host) == expected_links(base, docs)
+    assert links(TestClient(app), host) == expected_links(base)
 
 
 @pytest.mark.parametrize(
@@ -111,7 +111,7 @@ def test_a_configured_base_url_is_fixed_whatever_the_host() -> None:
 
 def test_the_docs_spec_keeps_the_scheme_of_the_request() -> None:
     client = TestClient(create_app(Settings(source="sample")), base_url="https://127.0.0.1:8443")
-    assert links(client) == expected_links("http://localhost:8443", "https://127.0.0.1:8443")
+    assert links(client) == expected_links("https://127.0.0.1:8443")
 
 
 def test_request_base_url_reads_only_the_host_header_and_the_scheme() -> None:
@@ -121,9 +121,10 @@ def test_request_base_url_reads_only_the_host_header_and_the_scheme() -> None:
     assert request_base_url(settings, {**scope, "headers": []}) == "http://localhost:5003"
     assert request_base_url(settings, {**scope, "scheme": "ws"}) == "http://localhost:5003"
     assert request_base_url(Settings(base_url="https://a.example"), scope) == "https://a.example"
-    own = {**scope, "headers": [(b"host", b"127.0.0.1:7000")]}
-    assert request_base_url(settings, own) == "http://localhost:7000"
-    assert request_base_url(settings, own, own_origin=True) == "http://127.0.0.1:7000"
+    assert (
+        request_base_url(settings, {**scope, "headers": [(b"host", b"127.0.0.1:7000")]})
+        == "http://127.0.0.1:7000"
+    )
 
 
 def test_the_documents_are_rendered_once_per_base_url_and_only_a_few_are_kept(
@@ -139,11 +140,11 @@ def test_the_documents_are_rendered_once_per_base_url_and_only_a_few_are_kept(
     client = TestClient(create_app(Settings(source="sample")))
     for _ in range(3):
         client.get("/openapi.yaml", headers={"host": "127.0.0.1:9001"})
-    assert rendered == ["http://localhost:9001"]
+    assert rendered == ["http://127.0.0.1:9001"]
     for port in range(9002, 9042):  # a client trying many ports cannot grow the cache without bound
         client.get("/openapi.yaml", headers={"host": f"127.0.0.1:{port}"})
     client.get("/openapi.yaml", headers={"host": "127.0.0.1:9001"})
-    assert len(rendered) == 42 and rendered[-1] == "http://localhost:9001"  # it had been dropped
+    assert len(rendered) == 42 and rendered[-1] == "http://127.0.0.1:9001"  # it had been dropped
 
 
 def test_a_server_on_port_zero_links_to_the_port_it_got() -> None:
@@ -151,7 +152,7 @@ def test_a_server_on_port_zero_links_to_the_port_it_got() -> None:
         assert server.url.startswith("http://127.0.0.1:") and not server.url.endswith(":8000")
         localhost = server.url.replace("127.0.0.1", "localhost")
         manifest = httpx.get(f"{server.url}{MANIFEST}").json()
-        assert manifest["api"]["url"] == f"{localhost}/openapi.yaml"
+        assert manifest["api"]["url"] == f"{server.url}/openapi.yaml"
         assert httpx.get(manifest["api"]["url"]).status_code == 200  # followed as ChatGPT would
-        assert httpx.get(f"{server.url}/openapi.json").json()["servers"] == [{"url": server.url}]
+        assert httpx.get(f"{localhost}{MANIFEST}").json()["api"]["url"] == f"{localhost}/openapi.yaml"
         assert httpx.get(f"{localhost}/openapi.json").json()["servers"] == [{"url": localhost}]

@@ -78,11 +78,10 @@ def test_get_fundamentals_returns_typed_figures(client: PluginClient) -> None:
 def test_manifest_and_openapi_are_what_chatgpt_read(client: PluginClient, plugin_url: str) -> None:
     manifest = client.manifest()
     assert manifest["schema_version"] == "v1"
-    # No base URL is configured, so the links are http://localhost on the port the request came to: this server.
-    localhost = plugin_url.replace("127.0.0.1", "localhost")
-    assert manifest["api"] == {"type": "openapi", "url": f"{localhost}/openapi.yaml"}
+    # No base URL is configured, so the links name the loopback origin the request came to: this server.
+    assert manifest["api"] == {"type": "openapi", "url": f"{plugin_url}/openapi.yaml"}
     spec = client.openapi()
-    assert spec["servers"] == [{"url": localhost}]
+    assert spec["servers"] == [{"url": plugin_url}]
     assert spec["paths"]["/get_prices"]["get"]["operationId"] == "getPrices"
 
 
