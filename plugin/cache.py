@@ -9,13 +9,14 @@ cache answers from memory while a quote is fresh (`ttl`), makes concurrent reque
 upstream call (single-flight), remembers unknown symbols for a while (`negative_ttl`), stops asking during a
 `cooldown` after Yahoo says "too many requests", and when Yahoo fails serves the last good quote marked `stale`.
 Given an `UpstreamBudget`, it also never asks more of the upstream than the budget allows, whatever the load.
+It tells an `Observer` how it answered each symbol, so metrics can count hits, misses and calls upstream.
 """
 
 import asyncio
 import math
 import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -23,8 +24,9 @@ from plugin.budget import UpstreamBudget
 from plugin.quotes import Fundamentals, Quote, QuoteError
 from plugin.settings import Settings
 from plugin.sources import PriceSource
+from plugin.telemetry import NO_OBSERVER, Observer, UpstreamOutcome
 
-__all__ = ["CachedSource"]
+__all__ = ["CachedSource", "cooling_down", "outcome_of", "over_budget", "unavailable"]
 
 V = TypeVar("V", Quote, Fundamentals)
 Fetch = Callable[[Sequence[str]], Awaitable[dict[str, V | QuoteError]]]
@@ -80,6 +82,8 @@ class _Table(Generic[V]):
 class _SingleFlight:
     """The cache's state and its one upstream call per missing symbol, shared by every request that waits for it."""
 
+    name: str
+
     def __init__(
         self, ttl: float, negative_ttl: float, cooldown: float, max_entries: int, clock: Callable[[], float]
     ) -> None:
@@ -90,6 +94,8 @@ class _SingleFlight:
         self._cooldown_until = float("-inf")
         self._quotes: _Table[Quote] = _Table(max_entries)
         self._fundamentals: _Table[Fundamentals] = _Table(max_entries)
+        self._observer: Observer = NO_OBSERVER
+        self._source_reports = False
 
     async def _fetch(
         self, table: _Table[V], fetch: Fetch[V], missing: list[str]
@@ -101,22 +107,31 @@ class _SingleFlight:
         try:
             fetched, reason = await fetch(missing), "the price source gave no answer for it"
         except asyncio.CancelledError:
+            self._report_upstream(missing, {})
             gone = "the request was cancelled"
-            table.settle(futures, {s: table.stale_or(s, _unavailable(s, gone)) for s in missing})
+            table.settle(futures, {s: table.stale_or(s, unavailable(s, gone)) for s in missing})
             raise
         except (
             Exception
         ) as exc:  # a source should return errors, not raise them; if one does, nobody is left hanging
             fetched, reason = {}, f"the price source failed ({type(exc).__name__})"
+        self._report_upstream(missing, fetched)
         now = self._clock()
-        answers = {s: self._store(table, s, fetched.get(s) or _unavailable(s, reason), now) for s in missing}
+        answers = {s: self._store(table, s, fetched.get(s) or unavailable(s, reason), now) for s in missing}
         table.settle(futures, answers)
         return answers
+
+    def _report_upstream(self, missing: list[str], fetched: Mapping[str, object]) -> None:
+        """One `upstream_call` per symbol asked, by what came back (unless the source below reports its own)."""
+        if not self._source_reports:
+            for outcome, count in Counter(outcome_of(fetched.get(s)) for s in missing).items():
+                self._observer.upstream_call(self.name, outcome, count)
 
     def _store(self, table: _Table[V], symbol: str, answer: V | QuoteError, now: float) -> V | QuoteError:
         """Remember `answer` as its kind deserves, and return what to serve now."""
         if not isinstance(answer, QuoteError):
-            table.put(symbol, _Entry(answer, now + self.ttl, answer))
+            if not answer.stale:  # a stale copy from a cache below is served, never kept as fresh
+                table.put(symbol, _Entry(answer, now + self.ttl, answer))
             return answer
         if answer.code in ("unknown_symbol", "invalid_symbol"):
             table.put(symbol, _Entry(answer, now + self.negative_ttl, None))
@@ -127,30 +142,103 @@ class _SingleFlight:
 
 
 # %% notebooks/deep_dives/02c_cache_and_budget.ipynb 16
-def _unavailable(symbol: str, reason: str) -> QuoteError:
+def unavailable(symbol: str, reason: str) -> QuoteError:
+    """No answer for `symbol`, saying why (`reason`); the shared cache in deep dive 02d answers the same way."""
     message = f"No price for {symbol!r}: {reason}. Try again shortly."
     return QuoteError(symbol=symbol, code="upstream_unavailable", message=message)
 
 
-def _cooling_down(symbol: str, wait: float) -> QuoteError:
+def cooling_down(symbol: str, wait: float) -> QuoteError:
+    """Not asked: Yahoo said "too many requests", and the cool-down has `wait` seconds to go."""
     message = f"Yahoo Finance asked us to slow down; we ask again in {wait:.0f} s. Try again then."
     return QuoteError(symbol=symbol, code="rate_limited", message=message)
 
 
-def _over_budget(symbol: str, budget: UpstreamBudget) -> QuoteError:
+def over_budget(symbol: str, per_minute: float, wait: float) -> QuoteError:
+    """Not asked: the budget of `per_minute` calls is spent, and the next call is `wait` seconds away."""
     message = (
-        f"This service asks Yahoo Finance at most {budget.per_minute:g} times a minute and has used "
-        f"that budget; try again in {math.ceil(budget.wait()):.0f} s."
+        f"This service asks Yahoo Finance at most {per_minute:g} times a minute and has used "
+        f"that budget; try again in {math.ceil(wait):.0f} s."
     )
     return QuoteError(symbol=symbol, code="rate_limited", message=message)
 
 
+def outcome_of(answer: object) -> UpstreamOutcome:
+    """What the upstream said for one symbol, for metrics: a value, unknown, rate-limited, or an error."""
+    if isinstance(answer, Quote | Fundamentals):
+        return "ok"
+    if isinstance(answer, QuoteError) and answer.code in ("unknown_symbol", "invalid_symbol"):
+        return "unknown"
+    if isinstance(answer, QuoteError) and answer.code == "rate_limited":
+        return "rate_limited"
+    return "error"
+
+
 # %% notebooks/deep_dives/02c_cache_and_budget.ipynb 18
-class CachedSource(_SingleFlight):
+class _Requests(_SingleFlight):
+    """The second half: each request decided symbol by symbol, and reported to the observer."""
+
+    budget: UpstreamBudget | None
+
+    async def _get(
+        self, table: _Table[V], fetch: Fetch[V], symbols: Sequence[str]
+    ) -> dict[str, V | QuoteError]:
+        now, wanted = self._clock(), list(dict.fromkeys(symbols))
+        fresh = {s: e.answer for s in wanted if (e := table.get(s)) is not None and now < e.fresh_until}
+        if len(fresh) == len(wanted):  # the warm path: all from memory, one report, nothing awaited
+            _report_memory(self._observer, fresh)
+            return fresh
+        waiting = {s: table.in_flight[s] for s in wanted if s not in fresh and s in table.in_flight}
+        missing = [s for s in wanted if s not in fresh and s not in waiting]
+        answers: dict[str, V | QuoteError] = dict(fresh)
+        if missing and now < self._cooldown_until:
+            wait = self._cooldown_until - now
+            answers.update((s, table.stale_or(s, cooling_down(s, wait))) for s in missing)
+            missing = []
+        if missing and self.budget is not None:
+            granted = self.budget.take(len(missing))
+            if refused := missing[granted:]:
+                self._observer.budget_denied(len(refused))
+                per_minute, wait = self.budget.per_minute, self.budget.wait()
+                answers.update((s, table.stale_or(s, over_budget(s, per_minute, wait))) for s in refused)
+            missing = missing[:granted]
+        if missing:
+            answers.update(await self._fetch(table, fetch, missing))
+        for symbol, future in waiting.items():
+            # shield: a waiter that is cancelled must not cancel the answer other requests are waiting for.
+            answers[symbol] = await asyncio.shield(future)
+        _report_memory(self._observer, fresh)
+        passed_down = set(missing) if self._source_reports else set()
+        _report_rest(self._observer, [answers[s] for s in wanted if s not in fresh and s not in passed_down])
+        return {symbol: answers[symbol] for symbol in wanted}
+
+
+def _report_memory(observer: Observer, fresh: Mapping[str, object]) -> None:
+    """Answers from memory: a remembered error is a `negative` event, anything else a `hit`."""
+    negative = sum(isinstance(answer, QuoteError) for answer in fresh.values())
+    if negative:
+        observer.cache_event("negative", negative)
+    if len(fresh) > negative:
+        observer.cache_event("hit", len(fresh) - negative)
+
+
+def _report_rest(observer: Observer, answers: Sequence[Quote | Fundamentals | QuoteError]) -> None:
+    """Answers not from memory: the last good copy served is `stale`; anything else (asked, awaited, refused) a `miss`."""
+    stale = sum(1 for answer in answers if not isinstance(answer, QuoteError) and answer.stale)
+    if stale:
+        observer.cache_event("stale", stale)
+    if len(answers) > stale:
+        observer.cache_event("miss", len(answers) - stale)
+
+
+# %% notebooks/deep_dives/02c_cache_and_budget.ipynb 20
+class CachedSource(_Requests):
     """Wrap `source` with a TTL cache, single-flight, negative caching, a rate-limit cool-down and stale serving.
 
     Use one instance from one event loop. `clock` returns seconds (monotonic); tests pass a fake one instead of
-    sleeping. `budget`, when given, is spent one call per symbol asked upstream.
+    sleeping. `budget`, when given, is spent one call per symbol asked upstream. `observer` is told how each
+    symbol was answered; `source_reports=True` says `source` is itself a cache that reports the symbols it is
+    asked (the near cache in front of Redis, deep dive 02d), so this one reports only what it answers itself.
     """
 
     def __init__(
@@ -163,9 +251,12 @@ class CachedSource(_SingleFlight):
         max_entries: int = 2048,
         budget: UpstreamBudget | None = None,
         clock: Callable[[], float] = time.monotonic,
+        observer: Observer = NO_OBSERVER,
+        source_reports: bool = False,
     ) -> None:
         super().__init__(ttl, negative_ttl, cooldown, max_entries, clock)
         self.source, self.name, self.budget = source, source.name, budget
+        self._observer, self._source_reports = observer, source_reports
 
     @property
     def cooling_down(self) -> bool:
@@ -186,28 +277,11 @@ class CachedSource(_SingleFlight):
         self._fundamentals.entries.clear()
         self._cooldown_until = float("-inf")
 
+    async def aclose(self) -> None:
+        """Close what `source` holds open (the shared cache's Redis connections); a no-op for any other source."""
+        close = getattr(self.source, "aclose", None)
+        if close is not None:
+            await close()
+
     def __len__(self) -> int:
         return len(self._quotes.entries) + len(self._fundamentals.entries)
-
-    async def _get(
-        self, table: _Table[V], fetch: Fetch[V], symbols: Sequence[str]
-    ) -> dict[str, V | QuoteError]:
-        now, wanted = self._clock(), list(dict.fromkeys(symbols))
-        fresh = {s: e.answer for s in wanted if (e := table.get(s)) is not None and now < e.fresh_until}
-        waiting = {s: table.in_flight[s] for s in wanted if s not in fresh and s in table.in_flight}
-        missing = [s for s in wanted if s not in fresh and s not in waiting]
-        answers: dict[str, V | QuoteError] = dict(fresh)
-        if missing and now < self._cooldown_until:
-            wait = self._cooldown_until - now
-            answers.update((s, table.stale_or(s, _cooling_down(s, wait))) for s in missing)
-            missing = []
-        if missing and self.budget is not None:
-            granted = self.budget.take(len(missing))
-            answers.update((s, table.stale_or(s, _over_budget(s, self.budget))) for s in missing[granted:])
-            missing = missing[:granted]
-        if missing:
-            answers.update(await self._fetch(table, fetch, missing))
-        for symbol, future in waiting.items():
-            # shield: a waiter that is cancelled must not cancel the answer other requests are waiting for.
-            answers[symbol] = await asyncio.shield(future)
-        return {symbol: answers[symbol] for symbol in wanted}

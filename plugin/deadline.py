@@ -22,6 +22,7 @@ from plugin.quotes import Fundamentals, Quote, QuoteError
 from plugin.settings import Settings
 from plugin.source_choice import make_source
 from plugin.sources import PriceSource, SampleSource
+from plugin.telemetry import NO_OBSERVER, Observer
 
 __all__ = ["DeadlineSource", "serving_source"]
 
@@ -67,14 +68,20 @@ class DeadlineSource:
 
 # %% notebooks/deep_dives/03c_fast_path.ipynb 9
 def serving_source(
-    settings: Settings, *, upstream: PriceSource | None = None, clock: Callable[[], float] = time.monotonic
+    settings: Settings,
+    *,
+    upstream: PriceSource | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    observer: Observer = NO_OBSERVER,
 ) -> CachedSource:
     """The price source as the service serves it: `upstream`, given a deadline, behind a budgeted cache.
 
     `upstream` defaults to the source `settings.source` names. `DeadlineSource` sits below the cache, so a late
     upstream looks like an outage, for which the cache serves the last good quote; the `UpstreamBudget` caps the
     calls that reach it at `settings.upstream_budget` a minute (the embedded sample data costs nobody anything,
-    so it gets none). `clock` is shared by the cache and the budget; tests pass a fake one.
+    so it gets none). `clock` is shared by the cache and the budget; tests pass a fake one. `observer` hears
+    each symbol's cache event, upstream call and budget refusal (the service's metrics). Close the result with
+    `await source.aclose()` when the service stops.
     """
     if upstream is None:
         upstream = make_source(settings.source, cache_dir=settings.cache_dir)
@@ -86,4 +93,5 @@ def serving_source(
         ttl=settings.cache_ttl,
         budget=budget,
         clock=clock,
+        observer=observer,
     )

@@ -4,6 +4,7 @@ Test doubles behave like a real thing in a known state, never like a mock that r
 - `Clock`: time that moves only when a test says so.
 - `DownSource`, `BrokenSource`, `CountingSource`: price sources in the states a real one can be in (an outage,
   a bug or a hang, and a healthy source whose calls are counted).
+- `Tally`: an observer (`plugin.telemetry.Observer`) that counts what the cache reports, as metrics would.
 - `MCP_INITIALIZE`: the first message an MCP client sends, for tests that speak MCP over HTTP or stdio.
 
 Servers:
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,6 +42,7 @@ __all__ = [
     "DownSource",
     "MCP_INITIALIZE",
     "ServeProcess",
+    "Tally",
     "free_port",
     "plugin_env",
     "serve",
@@ -136,6 +139,30 @@ class CountingSource(SampleSource):
     async def get_fundamentals(self, symbols: Sequence[str]) -> dict[str, Fundamentals | QuoteError]:
         self.calls.append(list(symbols))
         return await super().get_fundamentals(symbols)
+
+
+class Tally(Counter[str]):
+    """An observer that counts what it hears, keyed `"hit"`, `"upstream sample ok"`, `"budget denied"`...
+
+    `tally.events` is the cache events alone, as a plain dict, for assertions such as `{"hit": 2, "miss": 1}`.
+    """
+
+    def cache_event(self, event: str, count: int = 1) -> None:
+        self[event] += count
+
+    def upstream_call(self, source: str, outcome: str, count: int = 1) -> None:
+        self[f"upstream {source} {outcome}"] += count
+
+    def budget_denied(self, count: int = 1) -> None:
+        self["budget denied"] += count
+
+    @property
+    def events(self) -> dict[str, int]:
+        return {k: n for k, n in self.items() if k in ("hit", "miss", "stale", "negative") and n}
+
+    @property
+    def upstream(self) -> dict[str, int]:
+        return {k.removeprefix("upstream "): n for k, n in self.items() if k.startswith("upstream ") and n}
 
 
 # -- the plugin as a process ---------------------------------------------------------------------------------
