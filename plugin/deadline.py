@@ -20,6 +20,7 @@ from plugin.budget import UpstreamBudget
 from plugin.cache import CachedSource
 from plugin.quotes import Fundamentals, Quote, QuoteError
 from plugin.settings import Settings
+from plugin.shared_cache import shared_source
 from plugin.source_choice import make_source
 from plugin.sources import PriceSource, SampleSource
 from plugin.telemetry import NO_OBSERVER, Observer
@@ -79,19 +80,18 @@ def serving_source(
     `upstream` defaults to the source `settings.source` names. `DeadlineSource` sits below the cache, so a late
     upstream looks like an outage, for which the cache serves the last good quote; the `UpstreamBudget` caps the
     calls that reach it at `settings.upstream_budget` a minute (the embedded sample data costs nobody anything,
-    so it gets none). `clock` is shared by the cache and the budget; tests pass a fake one. `observer` hears
-    each symbol's cache event, upstream call and budget refusal (the service's metrics). Close the result with
-    `await source.aclose()` when the service stops.
+    so it gets none). With `settings.redis_url`, the cache and the budget are shared through Redis instead
+    (`shared_source`, deep dive 02d), the sample data's calls included, so the sharing shows offline too.
+    `clock` is shared by the caches and the local budget; tests pass a fake one. `observer` hears each symbol's
+    cache event, upstream call and budget refusal (the service's metrics). Close the result with
+    `await source.aclose()` when the service stops (it closes the Redis connections, if any).
     """
     if upstream is None:
         upstream = make_source(settings.source, cache_dir=settings.cache_dir)
+    deadlined = DeadlineSource(upstream, settings.request_deadline)
+    if settings.redis_url is not None:
+        return shared_source(settings, deadlined, observer=observer, clock=clock)
     budget = None
     if not isinstance(upstream, SampleSource):
         budget = UpstreamBudget(settings.upstream_budget, clock=clock)
-    return CachedSource(
-        DeadlineSource(upstream, settings.request_deadline),
-        ttl=settings.cache_ttl,
-        budget=budget,
-        clock=clock,
-        observer=observer,
-    )
+    return CachedSource(deadlined, ttl=settings.cache_ttl, budget=budget, clock=clock, observer=observer)

@@ -49,6 +49,8 @@ ENV_VARS: Mapping[str, str] = MappingProxyType(
         "cache_dir": "PLUGIN_CACHE_DIR",
         "workers": "PLUGIN_WORKERS",
         "redis_url": "PLUGIN_REDIS_URL",
+        "redis_timeout": "PLUGIN_REDIS_TIMEOUT",
+        "near_cache_ttl": "PLUGIN_NEAR_CACHE_TTL",
     }
 )
 
@@ -124,8 +126,8 @@ def _check_tokens(value: object) -> None:
 
 # %% notebooks/deep_dives/01a_settings.ipynb 8
 @dataclass(frozen=True)
-class Settings:
-    """Everything the service can be configured with. The defaults serve live prices on localhost:8000."""
+class _ProcessSettings:
+    """What one process serves, and how. The defaults serve live prices on localhost:8000."""
 
     source: SourceKind = "auto"
     """Where prices come from: "yahoo" (live), "sample" (embedded, offline), "auto" (Yahoo, else sample)."""
@@ -160,10 +162,21 @@ class Settings:
     and the manifest carries a placeholder that says where to get them (GPT Actions and MCP need none)."""
     cache_dir: Path | None = None
     """Where yfinance keeps its small caches; None means the user's cache folder."""
+
+
+# %% notebooks/deep_dives/01a_settings.ipynb 10
+@dataclass(frozen=True)
+class Settings(_ProcessSettings):
+    """Everything the service can be configured with: one process's knobs, and those of several sharing Redis."""
+
     workers: int = 1
     """How many worker processes `serve` runs on its one port; without Redis each keeps its own cache."""
     redis_url: str | None = field(default=None, repr=False)
     """A Redis URL; every worker and host given the same one shares the cache and the upstream budget."""
+    redis_timeout: float = 0.25
+    """Seconds one Redis call may take; slower, and Redis counts as down (each process then serves alone)."""
+    near_cache_ttl: float = 1.0
+    """Seconds each process keeps what it read from Redis before asking Redis again (0: ask every time)."""
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -189,7 +202,7 @@ class Settings:
         return cls(**values)
 
 
-# %% notebooks/deep_dives/01a_settings.ipynb 10
+# %% notebooks/deep_dives/01a_settings.ipynb 12
 def _validate(settings: "Settings") -> None:
     """Check every value, naming the setting and what is allowed; normalize the few that have two spellings."""
     if settings.source not in get_args(SourceKind):
@@ -208,6 +221,8 @@ def _validate(settings: "Settings") -> None:
     _check_number("max_query_bytes", settings.max_query_bytes, low=64, integer=True)
     _check_number("mcp_startup_timeout", settings.mcp_startup_timeout, low=0.001)
     _check_number("workers", settings.workers, low=1, high=64, integer=True)
+    _check_number("redis_timeout", settings.redis_timeout, low=0.001, high=60)
+    _check_number("near_cache_ttl", settings.near_cache_ttl, low=0, high=3600)
     if settings.redis_url is not None:
         _check_redis_url(settings.redis_url)
     if isinstance(settings.cors_origins, str):
@@ -224,7 +239,7 @@ def _validate(settings: "Settings") -> None:
         object.__setattr__(settings, "cache_dir", Path(settings.cache_dir))
 
 
-# %% notebooks/deep_dives/01a_settings.ipynb 12
+# %% notebooks/deep_dives/01a_settings.ipynb 14
 def _text(setting: str, raw: str) -> str:
     return raw
 
@@ -268,6 +283,8 @@ _PARSERS: Mapping[str, Callable[[str, str], Any]] = MappingProxyType(
         "cache_ttl": _number,
         "request_deadline": _number,
         "mcp_startup_timeout": _number,
+        "redis_timeout": _number,
+        "near_cache_ttl": _number,
         "cors_origins": _origins,
         "verification_tokens": _tokens,
         "cache_dir": lambda setting, raw: Path(raw),
