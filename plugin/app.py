@@ -8,14 +8,18 @@ The operations answer through one `Pipeline`; the MCP endpoint is mounted on top
 """
 
 import copy
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
 from plugin import __version__
+from plugin.deadline import serving_source
 from plugin.errors import install_error_handlers
 from plugin.manifest import CONTACT_EMAIL
+from plugin.metrics import Metrics, count_requests
 from plugin.middleware import build_middleware
 from plugin.openapi import state_what_linters_ask
 from plugin.pipeline import Pipeline
@@ -44,11 +48,21 @@ PUBLIC_PATHS = (
 )
 
 
+def expected_inputs(settings: Settings) -> dict[str, str]:
+    """What a 422 says each input should have been, with the symbol limit of `settings`."""
+    return {
+        "tickers": f"1 to {settings.max_symbols} Yahoo Finance symbols such as AAPL or BTC-USD",
+        "body": 'a JSON object such as {"tickers": ["AAPL", "BTC-USD"]}',
+    }
+
+
 # %% notebooks/03_api.ipynb 52
 def create_app(settings: Settings | None = None, *, source: PriceSource | None = None) -> FastAPI:
-    """The plugin's FastAPI app, configured by `settings` (defaults: `Settings()`); `source` replaces the
-    price source (tests, benchmarks). The pipeline is in `app.state.pipeline`, its source in `app.state.source`."""
+    """The plugin's FastAPI app, configured by `settings` (defaults: `Settings()`); `source` replaces the serving
+    source (tests, benchmarks). The pipeline is in `app.state.pipeline`, its source in `app.state.source`."""
     settings = settings if settings is not None else Settings()
+    metrics = Metrics()  # what the service did, for GET /metrics (deep dive 03e); the cache reports to it
+    source = source if source is not None else serving_source(settings, observer=metrics)
     pipeline = Pipeline(settings, source)
     app = FastAPIOffline(
         title=TITLE,
@@ -58,15 +72,13 @@ def create_app(settings: Settings | None = None, *, source: PriceSource | None =
         middleware=build_middleware(settings, public=PUBLIC_PATHS),
         swagger_ui_parameters={"validatorUrl": None},
         redirect_slashes=False,  # its redirect names the caller's Host: a slash is a 404 (deep dive 03b)
+        lifespan=_closing(pipeline.source),
     )
     app.state.settings, app.state.pipeline, app.state.source = settings, pipeline, pipeline.source
-    expected = {
-        "tickers": f"1 to {settings.max_symbols} Yahoo Finance symbols such as AAPL or BTC-USD",
-        "body": 'a JSON object such as {"tickers": ["AAPL", "BTC-USD"]}',
-    }
-    install_error_handlers(app, expected=expected)
+    install_error_handlers(app, expected=expected_inputs(settings))
     add_plugin_routes(app, settings)
     add_price_routes(app, settings, pipeline)
+    count_requests(app, metrics)  # every request counted, GET /metrics (03e); app.state.metrics
     _answer_head_like_get(app)
     # FastAPI builds the spec once, now that every route exists, and keeps it: 03d adds what linters ask for.
     state_what_linters_ask(app.openapi(), bearer=settings.api_token is not None, contact_email=CONTACT_EMAIL)
@@ -91,3 +103,19 @@ def _answer_head_like_get(app: FastAPI) -> None:
             app.router.routes.append(twin)
         else:
             route.methods.add("HEAD")
+
+
+# %% notebooks/03_api.ipynb 54
+def _closing(source: PriceSource) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The app's lifespan: nothing to start; at shutdown, the source's connections closed (Redis's, chapter 08)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            aclose = getattr(source, "aclose", None)  # a test's own source may hold nothing open
+            if aclose is not None:
+                await aclose()
+
+    return lifespan

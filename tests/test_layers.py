@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("shared_cache",),
     ("deadline",),
     ("pipeline",),
-    ("http_edges", "middleware", "plugin_files", "price_routes", "mcp", "mcp_http"),
+    ("http_edges", "middleware", "metrics", "plugin_files", "price_routes", "mcp", "mcp_http"),
     ("app",),
     ("service",),
     ("serve",),
