@@ -13,6 +13,7 @@ that names the setting, its environment variable and what is allowed, instead of
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,8 +112,11 @@ def _check_redis_url(value: object) -> None:
         elif parts is not None and parts.scheme == "unix":
             ok = bool(parts.path)
     if not ok:
-        expected = "a Redis URL such as redis://localhost:6379/0 (or rediss://..., unix:///path/to/redis.sock)"
-        raise SettingsError("redis_url", expected, value)
+        expected = (
+            "a Redis URL such as redis://localhost:6379/0 (or rediss://..., unix:///path/to/redis.sock)"
+        )
+        shown = re.sub(r"(?<=:)[^:@/]*(?=@)", "***", value) if isinstance(value, str) else value
+        raise SettingsError("redis_url", expected, shown)  # never a password in a message
 
 
 def _check_tokens(value: object) -> None:

@@ -7,6 +7,11 @@ Test doubles behave like a real thing in a known state, never like a mock that r
 - `Tally`: an observer (`plugin.telemetry.Observer`) that counts what the cache reports, as metrics would.
 - `MCP_INITIALIZE`: the first message an MCP client sends, for tests that speak MCP over HTTP or stdio.
 
+Redis (for the tests of the shared cache, deep dive 02d):
+- `needs_redis`: skips a test, saying how to install `redis-server`, where it is missing;
+- `redis_server()`: a real `redis-server` on a free loopback port, nothing saved, always stopped;
+- `start_worker(...)`: `tests/redis_worker.py` as a real process, one serving stack asked concurrently.
+
 Servers:
 - in the test's own process: `plugin.lab.server.BackgroundServer` (uvicorn on a thread), nothing more here;
 - as users run it: `serve(...)` starts `python -m plugin serve` as a real process and waits, with a deadline, for
@@ -16,6 +21,7 @@ Servers:
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -31,6 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
+import pytest
+
+from plugin.lab.local_redis import INSTALL_HINT, LocalRedis
 from plugin.quotes import Fundamentals, Quote, QuoteError
 from plugin.sources import SampleSource
 
@@ -43,6 +52,10 @@ __all__ = [
     "MCP_INITIALIZE",
     "ServeProcess",
     "Tally",
+    "Worker",
+    "needs_redis",
+    "redis_server",
+    "start_worker",
     "free_port",
     "plugin_env",
     "serve",
@@ -255,3 +268,67 @@ def serve(
                 os.killpg(process.pid, signal.SIGKILL)  # the whole session: the reloader's child too
                 process.wait(10)
         served.reader.join(10)
+
+
+# -- Redis ---------------------------------------------------------------------------------------------------
+
+#: Marks a test (or a module, as `pytestmark`) that needs a real `redis-server`; skipped, saying how to get one.
+needs_redis = pytest.mark.skipif(not LocalRedis.available(), reason=INSTALL_HINT)
+
+
+@contextmanager
+def redis_server() -> Iterator[LocalRedis]:
+    """A real `redis-server` on a free loopback port, empty, saving nothing; stopped (and its folder removed) after."""
+    with LocalRedis(port=free_port()) as server:
+        yield server
+
+
+@dataclass
+class Worker:
+    """A running `tests/redis_worker.py`: `result()` waits for its JSON summary (answers, events, pid)."""
+
+    process: subprocess.Popen[str]
+
+    def ready(self) -> None:
+        """Wait for the line that says its stack is built and it waits for the go file."""
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert line.strip() == "ready", f"worker said {line!r}, exit code {self.process.poll()}"
+
+    def result(self, timeout: float = DEADLINE) -> dict:
+        out, err = self.process.communicate(timeout=timeout)
+        assert self.process.returncode == 0, f"worker failed ({self.process.returncode}):\n{err}"
+        return json.loads(out.strip().splitlines()[-1])
+
+
+def start_worker(
+    redis_url: str, asked_file: Path, go_file: Path, *symbols: str, requests: int = 1, **options: object
+) -> Worker:
+    """`python tests/redis_worker.py` as a process, built on `serving_source` with its own counting upstream.
+
+    It appends each symbol it asks upstream to `asked_file` (one line, with its pid), waits for `go_file` to exist,
+    sends `requests` concurrent requests for `symbols`, and prints a JSON summary. `options` become flags:
+    `delay=0.3` (upstream latency), `deadline=1` (request deadline), `budget=3` (calls a minute).
+    """
+    flags = [f"--{name}={value}" for name, value in options.items()]
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "redis_worker.py"),
+            redis_url,
+            str(asked_file),
+            str(go_file),
+            f"--requests={requests}",
+            *flags,
+            *symbols,
+        ],
+        cwd=ROOT,
+        env=plugin_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    worker = Worker(process)
+    worker.ready()
+    return worker
