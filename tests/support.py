@@ -278,7 +278,12 @@ needs_redis = pytest.mark.skipif(not LocalRedis.available(), reason=INSTALL_HINT
 
 @contextmanager
 def redis_server() -> Iterator[LocalRedis]:
-    """A real `redis-server` on a free loopback port, empty, saving nothing; stopped (and its folder removed) after."""
+    """A real `redis-server` on a free loopback port, empty, saving nothing; stopped (and its folder removed) after.
+
+    Where `redis-server` is missing, the test that asked for it is skipped, with how to install it as the reason.
+    """
+    if not LocalRedis.available():
+        pytest.skip(INSTALL_HINT)
     with LocalRedis(port=free_port()) as server:
         yield server
 

@@ -12,13 +12,11 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from support import Clock, needs_redis, redis_server
+from support import Clock, redis_server
 
 from plugin.lab.local_redis import LocalRedis
 from plugin.redis_link import RedisDown, RedisLink, redacted
 from plugin.shared_budget import SharedBudget
-
-pytestmark = needs_redis
 
 
 @pytest.fixture

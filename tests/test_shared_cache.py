@@ -1,7 +1,7 @@
 """The cache shared through a real Redis: across real processes, single-flight, dead holders, Redis going away.
 
 Every test here runs a real `redis-server` on a free loopback port (`tests/support.redis_server`), never a fake,
-and is skipped, saying how to install it, where `redis-server` is missing.
+and the tests that need one are skipped, saying how to install it, where `redis-server` is missing.
 """
 
 from __future__ import annotations
@@ -16,15 +16,13 @@ from pathlib import Path
 
 import pytest
 import redis
-from support import Clock, Tally, needs_redis, redis_server, start_worker
+from support import Clock, Tally, redis_server, start_worker
 
 from plugin.deadline import serving_source
 from plugin.lab.local_redis import LocalRedis
 from plugin.quotes import Quote, QuoteError
 from plugin.settings import Settings, SettingsError
 from plugin.sources import SampleSource
-
-pytestmark = needs_redis
 
 
 @pytest.fixture
