@@ -107,7 +107,6 @@ class RedisLink(_Breaker):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         import redis.asyncio
-        import redis.exceptions
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
@@ -116,7 +115,6 @@ class RedisLink(_Breaker):
         self.client: Redis = redis.asyncio.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1)
         )  # one retry: after a restart, a pooled connection fails once and a new one answers
-        self._errors = (redis.exceptions.RedisError, OSError, TimeoutError)
 
     def script(self, lua: str) -> "AsyncScript":
         """A Lua script, run by its SHA in one round trip, loaded again by itself after Redis restarts."""
@@ -129,7 +127,9 @@ class RedisLink(_Breaker):
         try:
             async with asyncio.timeout(self.timeout):
                 result = await call(self.client)
-        except self._errors as exc:
+        except (
+            Exception
+        ) as exc:  # refused, reset, timed out, or a client in a bad state: all mean "serve alone"
             self._failed(exc)
             raise RedisDown(f"Redis at {self.url} is down") from None
         self._answered()

@@ -37,6 +37,9 @@ __all__ = ["SharedCache", "shared_source"]
 
 V = TypeVar("V", Quote, Fundamentals)
 Fetch = Callable[[Sequence[str]], Awaitable[dict[str, V | QuoteError]]]
+_Row = tuple[
+    str, bytes, int, bytes, int
+]  # a symbol; its entry and ms to keep it; its last good answer and ms
 STALE_FOR = 24 * 3600.0
 """Seconds Redis keeps the last good answer of a symbol for stale serving, then lets it go."""
 
@@ -142,9 +145,10 @@ class SharedCache:
             failure_ttl,
         )
         self.lock_expiry, self.prefix, self._observer = lock_expiry, prefix, observer
+        self._pending: set[asyncio.Future[None]] = set()  # lock releases after a cancellation, kept alive
         self.upstream_calls = 0
         """How many symbols this process asked upstream through Redis (the fallback counts its own)."""
-        self._claim, self._settle = link.script(_CLAIM), link.script(_SETTLE)
+        self._claim_lua, self._settle_lua = link.script(_CLAIM), link.script(_SETTLE)
         self._quotes = _Kind("quote", Quote, source.get_quotes, fallback.get_quotes)
         self._fundamentals = _Kind(
             "fundamentals", Fundamentals, source.get_fundamentals, fallback.get_fundamentals
@@ -239,7 +243,7 @@ async def _look(
         entry, _, lock = kind.keys(cache.prefix, symbol)
         keys += [entry, lock]
     args = (token, _ms(cache.lock_expiry))
-    found = await cache.link.run(lambda client: cache._claim(keys=keys, args=args, client=client))
+    found = await cache.link.run(lambda client: cache._claim_lua(keys=keys, args=args, client=client))
     return int(found[0]), list(found[1:])
 
 
@@ -278,11 +282,19 @@ async def _ask(
         cache.upstream_calls += len(asked)
         try:
             fetched = await kind.fetch(asked)
+        except asyncio.CancelledError:  # free the locks now rather than at their expiry, then go
+            release = asyncio.ensure_future(
+                _settle(cache, kind, token, [(s, b"", 0, b"", 0) for s in claimed], 0)
+            )
+            cache._pending.add(release)
+            release.add_done_callback(cache._pending.discard)
+            raise
         except Exception as exc:  # a source should return errors, not raise them
             reason = f"the price source failed ({type(exc).__name__})"
         for outcome, count in Counter(outcome_of(fetched.get(s)) for s in asked).items():
             cache._observer.upstream_call(cache.name, outcome, count)
-    rows, cooldown = [(s, b"", 0, b"", 0) for s in refused], 0
+    rows: list[_Row] = [(s, b"", 0, b"", 0) for s in refused]
+    cooldown = 0
     for symbol in asked:
         answer = fetched.get(symbol) or unavailable(symbol, reason)
         data = _encode(answer)
@@ -296,6 +308,12 @@ async def _ask(
             failed[symbol] = answer
             rows.append((symbol, data, _ms(cache.failure_ttl), b"", 0))
             cooldown = _ms(cache.cooldown) if answer.code == "rate_limited" else cooldown
+    await _settle(cache, kind, token, rows, cooldown)
+    return served, failed
+
+
+async def _settle(cache: SharedCache, kind: _Kind[V], token: str, rows: list[_Row], cooldown: int) -> None:
+    """Store each row's entry and last good answer, free its lock if still ours, and start the cool-down."""
     keys: list[str] = []
     args: list[str | int | bytes] = [token, cooldown]
     for symbol, entry, entry_ms, good, good_ms in rows:
@@ -303,8 +321,7 @@ async def _ask(
         args += [entry, entry_ms, good, good_ms]
     keys.append(f"{cache.prefix}:cooldown")
     with contextlib.suppress(RedisDown):  # the answers are in hand; the locks expire by themselves
-        await cache.link.run(lambda client: cache._settle(keys=keys, args=args, client=client))
-    return served, failed
+        await cache.link.run(lambda client: cache._settle_lua(keys=keys, args=args, client=client))
 
 
 # %% notebooks/deep_dives/02d_shared_cache.ipynb 35

@@ -7,6 +7,7 @@ and the tests that need one are skipped, saying how to install it, where `redis-
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -236,6 +237,36 @@ def test_each_symbol_is_one_cache_event_through_the_whole_stack(server: LocalRed
     assert sum(tally.events.values()) == 22
     assert tally.events == {"miss": 18, "hit": 2, "negative": 2}, "waiting on a request in flight is a miss"
     assert tally.upstream == {"sample ok": 1, "sample unknown": 1}
+
+
+def test_a_request_cancelled_mid_call_frees_its_locks_at_once(server: LocalRedis) -> None:
+    class Hangs(Scripted):
+        async def get_quotes(self, symbols: Sequence[str]) -> dict[str, Quote | QuoteError]:
+            self.asked += symbols
+            await asyncio.sleep(3600)
+            raise AssertionError("never answers")
+
+    upstream = Hangs()
+    source = serving_source(settings(server), upstream=upstream)
+    lock = redis.Redis(port=server.port)
+
+    async def run() -> tuple[int, int]:
+        request = asyncio.ensure_future(source.get_quotes(["AAPL"]))
+        while not upstream.asked:
+            await asyncio.sleep(0.01)
+        held = lock.exists("plugin:v1:quote:lock:AAPL")
+        request.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await request
+        for _ in range(100):  # the release runs on the loop, a round trip later
+            if not lock.exists("plugin:v1:quote:lock:AAPL"):
+                break
+            await asyncio.sleep(0.01)
+        freed = 1 - lock.exists("plugin:v1:quote:lock:AAPL")
+        await source.aclose()
+        return held, freed
+
+    assert asyncio.run(run()) == (1, 1)
 
 
 # -- Redis going away -------------------------------------------------------------------------------------------
