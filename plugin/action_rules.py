@@ -109,12 +109,14 @@ def _check_texts(where: str, operation: Mapping[str, Any], parameters: list[Any]
             yield Finding(
                 "operation-description",
                 f"{where} {key}",
-                f"{len(text)} characters; at most {MAX_DESCRIPTION}.",
+                f"{key} is {len(text)} characters; at most {MAX_DESCRIPTION} are allowed.",
             )
     for parameter in parameters:
         if len(text := parameter.get("description") or "") > MAX_PARAMETER_DESCRIPTION:
             where_parameter = f"{where} parameter {parameter.get('name')!r}"
-            message = f"{len(text)} characters; at most {MAX_PARAMETER_DESCRIPTION}."
+            message = (
+                f"description is {len(text)} characters; at most {MAX_PARAMETER_DESCRIPTION} are allowed."
+            )
             yield Finding("parameter-description", where_parameter, message)
 
 
