@@ -78,12 +78,17 @@ Tickers = Annotated[list[str], BeforeValidator(_split_commas)]
 
 
 def _tickers_field(max_symbols: int) -> Any:
-    """The `tickers` argument's description and bounds, for its JSON Schema; the pipeline enforces the count."""
+    """The `tickers` argument's description, bounds and example, for its JSON Schema; the pipeline enforces the
+    count. The example shows a model the shape, and lets `python -m plugin check` call the tool (deep dive 06c)."""
     description = (
         f"1 to {max_symbols} Yahoo Finance symbols: AAPL, BRK-B, SHOP.TO, BTC-USD, ^GSPC, EURUSD=X. "
         "Ask for several at once rather than calling once per symbol."
     )
-    return Field(description=description, json_schema_extra={"minItems": 1, "maxItems": max_symbols})
+    return Field(
+        description=description,
+        examples=[["AAPL", "BTC-USD"]],
+        json_schema_extra={"minItems": 1, "maxItems": max_symbols},
+    )
 
 
 def _argument_problem(error: ValidationError, max_symbols: int) -> str:
