@@ -13,7 +13,8 @@ Redis (for the tests of the shared cache, deep dive 02d):
 - `start_worker(...)`: `tests/redis_worker.py` as a real process, one serving stack asked concurrently.
 
 Servers:
-- in the test's own process: `plugin.lab.server.BackgroundServer` (uvicorn on a thread), nothing more here;
+- in the test's own process: `plugin.lab.server.BackgroundServer` (uvicorn on a thread); `static_site(...)` is an
+  app for it that serves fixed files with the content types a test chooses (the fixtures of `check`);
 - as users run it: `serve(...)` starts `python -m plugin serve` as a real process and waits, with a deadline, for
   the line that says where it listens; it always stops the process.
 """
@@ -31,11 +32,11 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -56,6 +57,7 @@ __all__ = [
     "needs_redis",
     "redis_server",
     "start_worker",
+    "static_site",
     "free_port",
     "plugin_env",
     "serve",
@@ -337,3 +339,33 @@ def start_worker(
     worker = Worker(process)
     worker.ready()
     return worker
+
+
+# -- fixed files, served in the test's own process ---------------------------------------------------------------
+
+
+def static_site(files: Mapping[str, tuple[str, bytes]], *, cors_origins: Sequence[str] = ()) -> Any:
+    """An ASGI app answering each path of `files` with its (content type, body), and 404 elsewhere.
+
+    Serve it with `BackgroundServer`. `http://localhost:8000` in a body becomes the origin the request reached, so a
+    fixture written for port 8000 works on any free port; `cors_origins` may call it from a browser (Starlette's CORS
+    middleware, every method and header).
+    """
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.middleware.cors import CORSMiddleware
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def answer(request: Request) -> Response:
+        content_type, body = files[request.url.path]
+        here = f"{request.url.scheme}://{request.url.netloc}".encode()
+        return Response(body.replace(b"http://localhost:8000", here), media_type=content_type)
+
+    cors = Middleware(
+        CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["*"], allow_headers=["*"]
+    )
+    return Starlette(
+        routes=[Route(path, answer) for path in files], middleware=[cors] if cors_origins else []
+    )
