@@ -174,7 +174,7 @@ def create_mcp_server(pipeline: Pipeline) -> "MCPServer":
     return server
 
 
-# %% notebooks/06_beyond_plugins.ipynb 48
+# %% notebooks/06_beyond_plugins.ipynb 53
 def run_stdio(pipeline: Pipeline) -> None:
     """Serve the tools over stdin and stdout until the client closes stdin: what `python -m plugin mcp` runs.
 
