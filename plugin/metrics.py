@@ -99,7 +99,8 @@ class Metrics:
         events = Counter("plugin_cache_events", "Symbols asked, by cache event.", ["event"], registry=own)
         self._denied = Counter("plugin_budget_denied", "Symbols the budget kept from upstream.", registry=own)
         self._events = {event: events.labels(event) for event in get_args(CacheEvent)}
-        self._children: dict[tuple[Any, ...], Any] = {}  # the labelled series met so far: few, by design
+        self._calls_seen: dict[tuple[str, str], Any] = {}  # the labelled series met so far: few, by design
+        self._answered: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     def cache_event(self, event: CacheEvent, count: int = 1) -> None:
         """How the cache answered `count` symbols (the `Observer` protocol)."""
@@ -107,16 +108,27 @@ class Metrics:
 
     def upstream_call(self, source: str, outcome: UpstreamOutcome, count: int = 1) -> None:
         """`count` symbols asked of the upstream `source`, and what it said (the `Observer` protocol)."""
-        self._child(self._calls, source, outcome).inc(count)
+        child = self._calls_seen.get((source, outcome))
+        if child is None:
+            child = self._calls_seen[(source, outcome)] = self._calls.labels(source, outcome)
+        child.inc(count)
 
     def budget_denied(self, count: int = 1) -> None:
         """`count` symbols the budget kept from the upstream (the `Observer` protocol)."""
         self._denied.inc(count)
 
     def request(self, operation: str, status: int, seconds: float) -> None:
-        """One HTTP request answered with `status` after `seconds`."""
-        self._child(self._requests, operation, status).inc()
-        self._child(self._latency, operation).observe(seconds)
+        """One HTTP request answered with `status` after `seconds`: one lookup, then one count and one observation."""
+        series = self._answered.get((operation, status))
+        if series is None:
+            counter, histogram = (
+                self._requests.labels(operation, str(status)),
+                self._latency.labels(operation),
+            )
+            series = self._answered[(operation, status)] = (counter.inc, histogram.observe)
+        count, observe = series
+        count()
+        observe(seconds)
 
     def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
         """The scrape, in the format `accept` asks for (Prometheus text, or OpenMetrics), and its content type."""
@@ -124,13 +136,6 @@ class Metrics:
 
         encode, content_type = choose_encoder(accept or "")
         return encode(self.registry), content_type
-
-    def _child(self, metric: Any, *labels: object) -> Any:
-        key = (metric, *labels)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(*map(str, labels))
-        return child
 
 
 # %% notebooks/deep_dives/03e_metrics.ipynb 11
