@@ -56,6 +56,11 @@ def with_flags(settings: Settings, **flags: Any) -> Settings:
     return replace(settings, **{name: value for name, value in flags.items() if value is not None})
 
 
+def _as_setting(name: str, text: str | None) -> Any:
+    """A flag's text read as the setting's variable is read: same parsing, same checks, same one-line error."""
+    return None if text is None else getattr(Settings.from_env({ENV_VARS[name]: text}), name)
+
+
 def _source_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--source",
@@ -153,6 +158,7 @@ def _port(text: str) -> int:
     return int(text)
 
 
+# %% notebooks/07_ship_it.ipynb 23
 def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     add, base_url = parser.add_argument, _default("base_url", "http://localhost:PORT")
     add("--host", help=f"the address to listen on (0.0.0.0: every interface); {_default('host')}")
@@ -170,22 +176,33 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"the token OpenAI issues for --token (until then the manifest carries a placeholder); "
         f"{_default('verification_tokens')}",
     )
+    add("--workers", metavar="N", help=f"worker processes on the one port, 1 to 64; {_default('workers')}")
+    add(
+        "--redis",
+        metavar="URL",
+        help="share the cache and the upstream budget with every worker and host given the same Redis, such as "
+        f"redis://localhost:6379/0; {_default('redis_url')} (safer than a flag for a URL with a password)",
+    )
     add("--reload", action="store_true", help="restart when plugin/ changes (needs a fixed --port)")
     add("--log-level", choices=LOG_LEVELS, default="warning", help="how much uvicorn logs (default: warning)")
     add("--access-log", action="store_true", help="log every request (costs about a third of the throughput)")
 
 
-# %% notebooks/07_ship_it.ipynb 24
+# %% notebooks/07_ship_it.ipynb 25
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     tokens = {"openai": args.verification_token} if args.verification_token else None
     flags = {"source": args.source, "host": args.host, "base_url": args.base_url, "api_token": args.token}
-    settings = with_flags(settings, **flags, verification_tokens=tokens)
+    scale = {
+        "workers": _as_setting("workers", args.workers),
+        "redis_url": _as_setting("redis_url", args.redis),
+    }
+    settings = with_flags(settings, **flags, **scale, verification_tokens=tokens)
     return serve(
         settings, port=args.port, reload=args.reload, log_level=args.log_level, access_log=args.access_log
     )
 
 
-# %% notebooks/07_ship_it.ipynb 26
+# %% notebooks/07_ship_it.ipynb 27
 COMMANDS: dict[str, Command] = {
     "quote": Command(
         help="print the latest prices of some symbols",
@@ -211,7 +228,7 @@ COMMANDS: dict[str, Command] = {
 }
 
 
-# %% notebooks/07_ship_it.ipynb 28
+# %% notebooks/07_ship_it.ipynb 29
 def build_parser() -> argparse.ArgumentParser:
     """The `python -m plugin` parser: one subparser per entry of `COMMANDS`, in its order."""
     from plugin import __version__

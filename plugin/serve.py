@@ -7,7 +7,8 @@
 `serve` binds the socket before it builds the app, so that with port 0 the manifest already names the port the
 operating system chose. It sets logging up before anything else can, prints where it listens once it accepts
 connections (scripts wait for the line that starts with "Serving on"), and with `reload` serves a fresh
-process after every change in plugin/. It logs, once at start-up, what would still keep the manifest from
+process after every change in plugin/; with `settings.workers` above 1 it runs that many worker processes on the
+one socket (`plugin.workers`, deep dive 07b). It logs, once at start-up, what would still keep the manifest from
 going public (`deployment_warnings`). Importing it loads only the standard library and the settings: uvicorn
 and the app load when serving.
 """
@@ -16,15 +17,16 @@ import errno
 import importlib.util
 import json
 import logging
+import logging.config
 import os
 import socket
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plugin.settings import ENV_VARS, Settings
+from plugin.workers import serve_workers
 
 if TYPE_CHECKING:  # annotations only: uvicorn and the app load when a server starts
     import uvicorn
@@ -39,8 +41,9 @@ __all__ = [
     "deployment_warnings",
     "bind",
     "local_url",
-    "reload_environment",
+    "logging_config",
     "serve",
+    "settings_environment",
 ]
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
@@ -79,13 +82,21 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 # %% notebooks/deep_dives/07a_serve.ipynb 14
+def logging_config(level: str) -> dict[str, Any]:
+    """Log lines to stderr at `level`, one format for all: a `logging.config.dictConfig` dictionary."""
+    stderr = {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(levelname)-9s %(name)s: %(message)s"}},
+        "handlers": {"stderr": stderr},
+        "root": {"level": "DEBUG" if level == "trace" else level.upper(), "handlers": ["stderr"]},
+    }
+
+
 def configure_logging(level: str) -> None:
     """Send log lines to stderr at `level`, set up before the MCP SDK's own `basicConfig` can change them."""
-    logging.basicConfig(
-        level="DEBUG" if level == "trace" else level.upper(),
-        format="%(levelname)-9s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logging.config.dictConfig(logging_config(level))
 
 
 def uvicorn_options(log_level: str, access_log: bool) -> dict[str, Any]:
@@ -112,9 +123,24 @@ def announce(settings: Settings, *, reload: bool = False) -> None:
     print(f"  manifest: {settings.public_base_url}/.well-known/ai-plugin.json")
     print(f"  API docs: {settings.public_base_url}/docs")
     print(f"  MCP:      {settings.public_base_url}/mcp")
+    print(f"  metrics:  {settings.public_base_url}/metrics")
+    print(f"  workers:  {_workers(settings)}")
     if settings.api_token is not None:
         print("  auth:     bearer token required (service_http in the manifest)")
     print(("Restarting when plugin/ changes. " if reload else "") + "Press Ctrl+C to stop.", flush=True)
+
+
+def _workers(settings: Settings) -> str:
+    from plugin.redis_link import redacted
+
+    processes = "1 process" if settings.workers == 1 else f"{settings.workers} processes"
+    if settings.redis_url is not None:
+        return (
+            f"{processes}, cache and upstream budget shared through Redis at {redacted(settings.redis_url)}"
+        )
+    if settings.workers == 1:
+        return f"{processes}, cache and upstream budget in its memory"
+    return f"{processes}, each with its own cache and upstream budget (--redis URL shares them)"
 
 
 def announcing_server(
@@ -168,6 +194,15 @@ def serve(
             settings, port=sock.getsockname()[1]
         )  # the port the OS chose, before the app exists
         log_deployment_warnings(settings)
+        if settings.workers > 1:  # several processes on this one socket: deep dive 07b
+            return serve_workers(
+                settings,
+                sock,
+                app="plugin.serve:app_from_env",
+                environment=settings_environment(settings),
+                options={**options, "log_config": logging_config(log_level)},
+                on_started=lambda: announce(settings),
+            )
         from plugin.service import create_service
 
         server = announcing_server(create_service(settings), options, on_started=lambda: announce(settings))
@@ -183,18 +218,18 @@ def serve(
 
 
 # %% notebooks/deep_dives/07a_serve.ipynb 25
-def reload_environment(settings: Settings, port: int) -> dict[str, str]:
-    """The environment variables that carry the command line's settings to the process the reloader starts."""
-    values: dict[str, Any] = {
-        "source": settings.source,
-        "host": settings.host,
-        "port": port,
-        "base_url": settings.base_url,
-        "api_token": settings.api_token,
-    }
-    env = {ENV_VARS[name]: str(value) for name, value in values.items() if value is not None}
-    if settings.verification_tokens:
-        env[ENV_VARS["verification_tokens"]] = json.dumps(settings.verification_tokens)
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """Every setting as the environment variable `Settings.from_env` reads it back from, for the processes
+    uvicorn starts (the reloader's, the workers). None is an empty value, which `from_env` reads as the default."""
+    env = {}
+    for name, variable in ENV_VARS.items():
+        value = getattr(settings, name)
+        if isinstance(value, Mapping):
+            env[variable] = json.dumps(dict(value))
+        elif isinstance(value, tuple):
+            env[variable] = ",".join(value)
+        else:
+            env[variable] = "" if value is None else str(value)
     return env
 
 
@@ -209,9 +244,14 @@ def _serve_with_reload(settings: Settings, port: int, options: dict[str, Any]) -
     """Serve through uvicorn's reloader, which imports the app afresh in a new process after every change."""
     if port == 0:
         raise ServeError("--reload needs a fixed --port: the reloader restarts the server on the same port")
+    if settings.workers > 1:
+        raise ServeError(
+            f"--reload runs one process, not {settings.workers} workers: leave out --workers "
+            "(or PLUGIN_WORKERS) while reloading"
+        )
     import uvicorn
 
-    os.environ.update(reload_environment(settings, port))
+    os.environ.update(settings_environment(replace(settings, port=port)))
     configure_logging(options["log_level"])
     log_deployment_warnings(replace(settings, port=port))  # here, once: not in every restarted process
     announce(replace(settings, port=port), reload=True)

@@ -36,6 +36,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("http_edges", "middleware", "metrics", "plugin_files", "price_routes", "mcp", "mcp_http"),
     ("app",),
     ("service",),
+    ("workers",),
     ("serve",),
     ("check.findings", "check.fetch"),
     ("check.spec", "check.mcp"),
