@@ -177,6 +177,20 @@ def test_sigterm_stops_every_worker_and_leaves_no_process_behind() -> None:
         time.sleep(0.05)
 
 
+def test_ctrl_c_stops_the_supervisor_and_every_worker() -> None:
+    """Ctrl+C in a terminal sends SIGINT to the whole foreground group: the supervisor and each worker at once."""
+    with serve("--source", "sample", "--port", "0", "--workers", "2") as server:
+        until_both_workers_answered(server.url)
+        group = server.process.pid
+        os.killpg(group, signal.SIGINT)
+        assert server.process.wait(DEADLINE) == 0
+    deadline = time.monotonic() + DEADLINE
+    while group_alive(group):
+        assert time.monotonic() < deadline, f"still running after Ctrl+C: {group_members(group)}"
+        time.sleep(0.05)
+    assert "Traceback" not in server.output
+
+
 def test_the_metrics_directory_is_fresh_private_and_removed_at_exit(tmp_path: Path) -> None:
     with serve("--source", "sample", "--port", "0", "--workers", "2", TMPDIR=str(tmp_path)) as server:
         until_both_workers_answered(server.url)
@@ -184,6 +198,27 @@ def test_the_metrics_directory_is_fresh_private_and_removed_at_exit(tmp_path: Pa
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700
         assert list(directory.glob("counter_*.db")), "the workers count in files there"
     assert not list(tmp_path.glob("plugin-metrics-*"))
+
+
+def test_a_worker_that_cannot_start_ends_serve_with_status_1_and_no_announcement(tmp_path: Path) -> None:
+    script = tmp_path / "broken_workers.py"
+    script.write_text(
+        "from plugin.serve import bind, logging_config, uvicorn_options\n"
+        "from plugin.settings import Settings\n"
+        "from plugin.workers import serve_workers\n"
+        "if __name__ == '__main__':\n"
+        "    options = {**uvicorn_options('warning', False), 'log_config': logging_config('warning')}\n"
+        "    status = serve_workers(\n"
+        "        Settings(source='sample', workers=2), bind('127.0.0.1', 0), app='plugin.nowhere:factory',\n"
+        "        environment={}, options=options, on_started=lambda: print('Serving on', flush=True),\n"
+        "    )\n"
+        "    print('status', status)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=ROOT, env=plugin_env(), capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout == "status 1\n", done.stderr
+    assert 'Could not import module "plugin.nowhere"' in done.stderr
 
 
 # -- refusals ------------------------------------------------------------------------------------------------
