@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from plugin.settings import Settings
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.commands.core import AsyncScript
@@ -100,7 +102,7 @@ class RedisLink(_Breaker):
         self,
         url: str,
         *,
-        timeout: float = 0.25,
+        timeout: float = Settings.redis_timeout,
         fallback: str = "each process serves on its own",
         backoff: float = 0.5,
         max_backoff: float = 8.0,

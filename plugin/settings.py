@@ -177,8 +177,8 @@ class Settings(_ProcessSettings):
     """How many worker processes `serve` runs on its one port; without Redis each keeps its own cache."""
     redis_url: str | None = field(default=None, repr=False)
     """A Redis URL; every worker and host given the same one shares the cache and the upstream budget."""
-    redis_timeout: float = 0.25
-    """Seconds one Redis call may take; slower, and Redis counts as down (each process then serves alone)."""
+    redis_timeout: float = 1.0
+    """Seconds one Redis call may take, queueing in a busy worker included; slower, and Redis counts as down."""
     near_cache_ttl: float = 1.0
     """Seconds each process keeps what it read from Redis before asking Redis again (0: ask every time)."""
 
