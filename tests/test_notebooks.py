@@ -133,6 +133,12 @@ def test_a_rerun_keeps_the_stored_output_of_an_unchanged_ignored_cell_only() -> 
     run_notebooks.keep_ignored_outputs(stored, edited)
     assert edited.cells[0].outputs[0].text == "150 ms\n"
 
+    never_run = notebook("# NBVAL_IGNORE_OUTPUT\nprint(elapsed)", "")
+    never_run.cells[0].outputs = []
+    first_run = notebook("# NBVAL_IGNORE_OUTPUT\nprint(elapsed)", "0.13 s\n")
+    run_notebooks.keep_ignored_outputs(never_run, first_run)
+    assert first_run.cells[0].outputs[0].text == "0.13 s\n"
+
 
 def _exporting_step() -> dict[str, int]:
     """Each generated module (dotted, `plugin.lab.server`) and the step (chapter number) whose notebook writes it."""

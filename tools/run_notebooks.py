@@ -75,12 +75,13 @@ def keep_ignored_outputs(before: nbformat.NotebookNode, after: nbformat.Notebook
     """Keep the stored output of an unchanged cell that nbval ignores, so a re-run leaves `git diff` empty.
 
     Such an output differs on every run by nature (it is a measurement); storing a fresh one each time would only
-    make noise in the history. Once the cell's code changes, its new output is stored.
+    make noise in the history. Once the cell's code changes, its new output is stored, and so is the first output
+    of a cell that never had one.
     """
     stored = {c.get("id"): c for c in before.cells if c.cell_type == "code" and _ignored(c)}
     for cell in after.cells:
         old = stored.get(cell.get("id"))
-        if old is not None and old.source == cell.source:
+        if old is not None and old.source == cell.source and old.outputs:
             cell.outputs = old.outputs
 
 
