@@ -38,7 +38,7 @@ NB ?= notebooks
 
 # The notebooks that start a local redis-server: where it is missing, `make test` skips them and says so (the
 # Redis tests skip themselves, and -rs prints each skipped test with its reason).
-REDIS_NOTEBOOKS := notebooks/deep_dives/02d_shared_cache.ipynb
+REDIS_NOTEBOOKS := notebooks/deep_dives/02d_shared_cache.ipynb notebooks/08_scale_out.ipynb notebooks/deep_dives/08a_fleet.ipynb
 NO_REDIS := $(if $(shell command -v redis-server),,yes)
 REDIS_HINT := redis-server is not installed: apt-get install redis-server (or brew install redis)
 

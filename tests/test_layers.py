@@ -43,7 +43,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("check.site",),
     ("check.command",),
     ("cli", "__main__"),
-    ("lab.functions", "lab.prompt", "lab.server", "lab.client", "lab.local_redis"),
+    ("lab.functions", "lab.prompt", "lab.server", "lab.client", "lab.local_redis", "lab.fleet"),
     ("lab.arguments",),
     ("lab.executor",),
     ("lab.router",),
