@@ -1,7 +1,8 @@
 """`make bench`: run every benchmark, print one table, and write it with the machine's details to RESULTS.md.
 
 Each figure is a ratio against a baseline measured in the same run on the same machine; the absolute numbers
-stand alongside for context. Everything runs on loopback and is bounded in time (under three minutes in all).
+stand alongside for context. Everything runs on loopback and is bounded in time (about five minutes in all; the
+scale-out figures need `redis-server`).
 The HTTP figures use `wrk` where it is installed (`apt-get install wrk`) and a Python load loop otherwise.
 
 Usage::
@@ -24,6 +25,7 @@ from datetime import UTC, datetime
 import bench_http
 import bench_memory
 import bench_notebooks
+import bench_scale
 import bench_startup
 from harness import BENCH_DIR, ROOT, machine_info
 from loadgen import WRK_INSTALL_HINT, wrk_path
@@ -91,6 +93,7 @@ SECTIONS: dict[str, Callable[[], list[Figure]]] = {
     "start-up": lambda: bench_startup.figures(bench_startup.measure()),
     "memory": lambda: bench_memory.figures(bench_memory.measure()),
     "notebooks": lambda: bench_notebooks.figures(*bench_notebooks.measure()),
+    "scale": lambda: bench_scale.figures(bench_scale.measure()),
 }
 
 SMOKES: dict[str, Callable[[], None]] = {
@@ -98,6 +101,7 @@ SMOKES: dict[str, Callable[[], None]] = {
     "start-up": bench_startup.smoke,
     "memory": bench_memory.smoke,
     "notebooks": bench_notebooks.smoke,
+    "scale": bench_scale.smoke,
 }
 
 

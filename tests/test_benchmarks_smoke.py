@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import needs_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -13,6 +14,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import bench_http  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_notebooks  # noqa: E402
+import bench_scale  # noqa: E402
 import bench_startup  # noqa: E402
 import loadgen  # noqa: E402
 import run  # noqa: E402
@@ -63,6 +65,11 @@ def test_memory_run_returns_right_quotes_and_its_cache_evicts() -> None:
 
 def test_the_one_cell_baseline_notebook_passes_under_nbval() -> None:
     bench_notebooks.smoke()
+
+
+@needs_redis
+def test_two_workers_sharing_redis_make_one_upstream_call_per_symbol() -> None:
+    bench_scale.smoke()
 
 
 def test_every_benchmark_section_has_a_smoke_mode() -> None:
