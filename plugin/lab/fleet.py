@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from plugin.metrics import metric_samples
+
 __all__ = ["PluginProcess", "hammer", "metric_totals"]
 
 
@@ -113,14 +115,11 @@ async def hammer(url: str, paths: Iterable[str]) -> Counter[int]:
 
 
 def metric_totals(url: str, *, token: str | None = None) -> dict[str, float]:
-    """One scrape of `url`/metrics: each sample's name with its value summed over every label."""
-    from prometheus_client.parser import text_string_to_metric_families
-
+    """One scrape of `url`/metrics: each sample's name with its value summed over every label (and worker)."""
     headers = {"authorization": f"Bearer {token}"} if token else {}
     answer = httpx.get(f"{url}/metrics", headers=headers, timeout=10)
     answer.raise_for_status()
     totals: dict[str, float] = {}
-    for family in text_string_to_metric_families(answer.text):
-        for sample in family.samples:
-            totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    for name, _labels, value in metric_samples(answer.text):
+        totals[name] = totals.get(name, 0.0) + value
     return totals
