@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, get_args
 
+from plugin.check import command as check_command
 from plugin.serve import LOG_LEVELS, ServeError, serve
 from plugin.settings import ENV_VARS, Settings, SettingsError, SourceKind
 
@@ -229,6 +230,20 @@ COMMANDS: dict[str, Command] = {
 
 
 # %% notebooks/07_ship_it.ipynb 29
+def _check(args: argparse.Namespace, settings: Settings) -> int:
+    return check_command.run(args)
+
+
+COMMANDS["check"] = Command(
+    help=check_command.HELP,
+    description=check_command.DESCRIPTION,
+    epilog=check_command.EPILOG,
+    arguments=check_command.add_arguments,
+    run=_check,
+)
+
+
+# %% notebooks/07_ship_it.ipynb 31
 def build_parser() -> argparse.ArgumentParser:
     """The `python -m plugin` parser: one subparser per entry of `COMMANDS`, in its order."""
     from plugin import __version__

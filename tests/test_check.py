@@ -29,6 +29,7 @@ from support import free_port, serve, static_site
 from plugin.check.command import MAX_BYTES, add_arguments, check, guess_kind, run
 from plugin.check.findings import Finding, Report, Unreachable
 from plugin.check.spec import MAX_NODES, Unreadable, check_spec, read_json, read_spec
+from plugin.cli import main
 from plugin.lab.server import BackgroundServer
 from plugin.service import create_service
 from plugin.settings import Settings
@@ -67,7 +68,7 @@ def service() -> Iterator[str]:
 
 def test_our_served_plugin_passes_every_check_as_users_run_it(capsys: pytest.CaptureFixture[str]) -> None:
     with serve("--source", "sample", "--port", "0") as server:
-        status = run(command(f"{server.url}/"))
+        status = main(["check", f"{server.url}/"])  # python -m plugin check URL
     out = capsys.readouterr().out
     assert status == 0
     assert out == f"0 errors, 0 warnings (plugin: {', '.join(EVERYTHING)})\n"
@@ -378,7 +379,7 @@ def test_a_tool_that_is_not_read_only_is_never_called() -> None:
 
 def test_a_url_that_cannot_be_fetched_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     url = f"http://127.0.0.1:{free_port()}/"
-    assert run(command(url, "--json")) == 2
+    assert main(["check", url, "--json"]) == 2
     printed = capsys.readouterr()
     assert printed.out == ""
     assert printed.err == f"error: cannot check {url}: connection refused\n"
