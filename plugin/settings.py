@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, Self, get_args
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 __all__ = ["CHATGPT_ORIGINS", "ENV_VARS", "Settings", "SettingsError", "SourceKind"]
 
@@ -77,14 +77,20 @@ def _check_number(
         raise SettingsError(setting, f"{kind} {bounds}", value)
 
 
+def _split_url(value: object) -> SplitResult | None:
+    """The parts of `value` if it is a URL at all (text, no spaces, a numeric port), else None."""
+    if not isinstance(value, str) or any(character.isspace() for character in value):
+        return None
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # a port that is not a number raises here
+    except ValueError:
+        return None
+    return parts
+
+
 def _check_url(setting: str, value: object, *, example: str, path_allowed: bool) -> None:
-    parts = None
-    if isinstance(value, str) and not any(character.isspace() for character in value):
-        try:
-            parts = urlsplit(value)
-            _ = parts.port  # a port that is not a number raises here
-        except ValueError:
-            parts = None
+    parts = _split_url(value)
     ok = (
         parts is not None
         and parts.scheme in ("http", "https")
@@ -99,18 +105,12 @@ def _check_url(setting: str, value: object, *, example: str, path_allowed: bool)
 
 
 def _check_redis_url(value: object) -> None:
-    ok = False
-    if isinstance(value, str) and not any(character.isspace() for character in value):
-        try:
-            parts = urlsplit(value)
-            _ = parts.port  # a port that is not a number raises here
-        except ValueError:
-            parts = None
-        if parts is not None and parts.scheme in ("redis", "rediss"):
-            database = parts.path.strip("/")
-            ok = bool(parts.hostname) and (database == "" or database.isdigit())
-        elif parts is not None and parts.scheme == "unix":
-            ok = bool(parts.path)
+    parts, ok = _split_url(value), False
+    if parts is not None and parts.scheme in ("redis", "rediss"):
+        database = parts.path.strip("/")
+        ok = bool(parts.hostname) and (database == "" or database.isdigit())
+    elif parts is not None and parts.scheme == "unix":
+        ok = bool(parts.path)
     if not ok:
         expected = (
             "a Redis URL such as redis://localhost:6379/0 (or rediss://..., unix:///path/to/redis.sock)"

@@ -16,7 +16,8 @@ Servers:
 - in the test's own process: `plugin.lab.server.BackgroundServer` (uvicorn on a thread); `static_site(...)` is an
   app for it that serves fixed files with the content types a test chooses (the fixtures of `check`);
 - as users run it: `serve(...)` starts `python -m plugin serve` as a real process and waits, with a deadline, for
-  the line that says where it listens; it always stops the process.
+  the line that says where it listens; it always stops the process. `run_plugin(...)` runs any other command
+  (`python -m plugin ARGS`) to its end, in an environment without the caller's settings.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ __all__ = [
     "static_site",
     "free_port",
     "plugin_env",
+    "run_plugin",
     "serve",
 ]
 
@@ -194,6 +196,18 @@ def plugin_env(**extra: str) -> dict[str, str]:
     """The environment of a child process: ours, without any PLUGIN_* or PRICE_SOURCE setting, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGIN_") and k != "PRICE_SOURCE"}
     return {**env, "COLUMNS": "100", **extra}
+
+
+def run_plugin(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m plugin ARGS` to its end, in an environment without PLUGIN_* settings, plus `env`."""
+    return subprocess.run(
+        [sys.executable, "-m", "plugin", *args],
+        cwd=ROOT,
+        env=plugin_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @dataclass

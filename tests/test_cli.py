@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from support import MCP_INITIALIZE, ROOT, ServeProcess, free_port, plugin_env, serve
+from support import MCP_INITIALIZE, ROOT, ServeProcess, free_port, plugin_env, run_plugin, serve
 
 from plugin.cli import COMMANDS, format_quotes, main
 from plugin.manifest_rules import VERIFICATION_TOKEN_PLACEHOLDER
@@ -29,18 +29,6 @@ from plugin.service import create_service
 from plugin.settings import ENV_VARS, Settings
 
 DEADLINE = 30.0  # seconds the reloader's child may take to import the app, on a slow CI machine
-
-
-def run_plugin(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """`python -m plugin ARGS` to its end, in an environment without PLUGIN_* settings, plus `env`."""
-    return subprocess.run(
-        [sys.executable, "-m", "plugin", *args],
-        cwd=ROOT,
-        env=plugin_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def manifest(url: str) -> dict:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import ROOT, free_port, plugin_env, redis_server, serve
+from support import ROOT, free_port, plugin_env, redis_server, run_plugin, serve
 
 from plugin.metrics import metric_total
 from plugin.serve import announce, settings_environment
@@ -26,18 +26,6 @@ from plugin.settings import ENV_VARS, Settings
 
 DEADLINE = 30.0  # seconds a test waits for processes to come or go, on a slow CI machine
 WARNING = "2 workers without Redis: each keeps its own cache and its own budget"
-
-
-def run_plugin(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """`python -m plugin ARGS` to its end, in an environment without PLUGIN_* settings, plus `env`."""
-    return subprocess.run(
-        [sys.executable, "-m", "plugin", *args],
-        cwd=ROOT,
-        env=plugin_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def scrape(url: str, **headers: str) -> str:
