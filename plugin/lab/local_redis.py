@@ -41,8 +41,8 @@ class LocalRedis:
     """`redis-server` as a child process; `url` is what `Settings(redis_url=...)` takes.
 
     `start()` waits until it answers PING (up to `deadline` seconds); `stop()` ends it, `kill()` ends it the hard
-    way (SIGKILL), and `start()` again brings it back at the same address, empty. A `with` block starts it and
-    always stops it. `LocalRedis.available()` says whether `redis-server` is installed at all.
+    way (SIGKILL), and `start()` again brings it back at the same address, empty; `close()` also removes its
+    folder. A `with` block starts it and always closes it. `LocalRedis.available()` says whether `redis-server` is installed at all.
     """
 
     def __init__(self, port: int | None = None, *, deadline: float = 10.0) -> None:
@@ -94,6 +94,10 @@ class LocalRedis:
     def __enter__(self) -> "LocalRedis":
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
+    def close(self) -> None:
+        """Stop the server for good and remove its folder (a notebook's `with` block, by hand)."""
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
